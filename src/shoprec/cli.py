@@ -1,0 +1,162 @@
+"""The ``shoprec`` command line: the same entry points the DVC stages and flows use."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from shoprec.errors import ShoprecError
+
+app = typer.Typer(
+    help="shoprec: train, evaluate and compare product recommenders for an online shop.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Make and inspect data in the canonical events/items form.", no_args_is_help=True)
+flow_app = typer.Typer(help="Run the Prefect flows.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(flow_app, name="flow")
+
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def readable_errors(func: F) -> F:
+    """Turn a user-caused error into one red line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ShoprecError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", "-p", help="Parameters file.", show_default=True)
+]
+
+
+@data_app.command("generate")
+@readable_errors
+def data_generate(
+    out: Annotated[Path, typer.Option(help="Directory to write events.parquet and items.parquet to.")],
+    users: Annotated[int, typer.Option(help="Number of shoppers.", min=1)] = 4000,
+    items: Annotated[int, typer.Option(help="Number of catalogue items.", min=1)] = 2000,
+    days: Annotated[int, typer.Option(help="Length of the event log in days.", min=1)] = 56,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same shop.")] = 42,
+) -> None:
+    """Generate the synthetic shop: events.parquet and items.parquet in OUT."""
+    from shoprec.data.synthetic import generate_shop
+    from shoprec.io import write_parquet
+
+    if out.exists() and not out.is_dir():
+        raise ShoprecError(f"{out}: exists and is not a directory")
+    with console.status("generating the synthetic shop…"):
+        events, catalogue = generate_shop(users=users, items=items, days=days, seed=seed)
+    write_parquet(events, out / "events.parquet")
+    write_parquet(catalogue, out / "items.parquet")
+    counts = events["event_type"].value_counts().to_dict()
+    console.print(
+        f"wrote {len(events):,} events ({', '.join(f'{k} {v:,}' for k, v in counts.items())}) "
+        f"and {len(catalogue):,} items to {out}/"
+    )
+
+
+@app.command("stage")
+@readable_errors
+def stage(
+    name: Annotated[str, typer.Argument(help="ingest | validate | split | features | train | evaluate")],
+    model: Annotated[str | None, typer.Argument(help="With train: the model to fit.")] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Run one pipeline stage in the current directory, without DVC's bookkeeping.
+
+    Prefer `dvc repro -s NAME` (or `dvc repro train@MODEL`), which also records the outputs.
+    """
+    from shoprec.config import load_params
+    from shoprec.stages import STAGE_PARAMS, configure_logging, run_stage
+
+    if name not in STAGE_PARAMS:
+        raise ShoprecError(f"unknown stage {name!r}; stages: {', '.join(STAGE_PARAMS)}")
+    configure_logging()
+    run_stage(name, load_params(params), *([model] if model else []))
+
+
+@app.command("params")
+@readable_errors
+def show_params(params: ParamsOption = Path("params.yaml")) -> None:
+    """Check the parameters file and print it with every default filled in."""
+    import yaml
+
+    from shoprec.config import load_params
+
+    loaded = load_params(params)
+    console.print(yaml.safe_dump(loaded.model_dump(mode="json"), sort_keys=False), highlight=False)
+
+
+@app.command("metrics")
+@readable_errors
+def metrics(
+    path: Annotated[Path, typer.Option(help="Metrics file written by the evaluate stage.")] = Path(
+        "metrics/evaluation.json"
+    ),
+) -> None:
+    """Print the test metrics table of the last evaluation."""
+    from shoprec.evaluation.report import load_metrics_table
+
+    console.print(load_metrics_table(path, path.with_name("confidence_intervals.json")))
+
+
+def _load_flow_module(project_dir: Path, name: str):
+    path = project_dir / "flows" / f"{name}.py"
+    if not path.is_file():
+        raise ShoprecError(f"{path}: flow not found; run from the project root or pass --project-dir")
+    spec = importlib.util.spec_from_file_location(f"shoprec_flows_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+@flow_app.command("train")
+@readable_errors
+def flow_train(
+    project_dir: Annotated[Path, typer.Option(help="Project root (with dvc.yaml).")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Re-run every stage even if unchanged.")] = False,
+) -> None:
+    """Run the training flow (all DVC stages as Prefect tasks) and print the metrics table.
+
+    Uses the Prefect API in PREFECT_API_URL, or a temporary local one when it is unset.
+    """
+    from shoprec.evaluation.report import metrics_table
+    from shoprec.io import read_json
+
+    module = _load_flow_module(project_dir, "training")
+    logging.getLogger("prefect").setLevel(logging.WARNING)
+    try:
+        result = module.training_flow(project_dir=str(project_dir), force=force)
+    except ShoprecError:
+        raise
+    except Exception as exc:  # Prefect wraps some failures; keep the message readable
+        raise ShoprecError(f"training flow failed: {exc}") from None
+    intervals_path = project_dir / "metrics" / "confidence_intervals.json"
+    intervals = read_json(intervals_path) if intervals_path.is_file() else {}
+    console.print(metrics_table(result, intervals))
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    sys.exit(app())

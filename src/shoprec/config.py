@@ -1,0 +1,169 @@
+"""Typed parameters, loaded once from ``params.yaml`` (the one place every tunable lives).
+
+Stages and flows call ``load_params()`` and pass plain values on to library functions.
+A missing file, malformed YAML or an out-of-range value raises ``ConfigError`` with the
+dotted path of the offending key, so the user gets one readable line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+
+from shoprec.data.schema import EVENT_TYPES
+from shoprec.errors import ConfigError
+
+DEFAULT_PARAMS_PATH = Path("params.yaml")
+
+EventType = Literal["view", "addtocart", "purchase"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticSource(_Strict):
+    """The built-in synthetic shop (deterministic by seed)."""
+
+    source: Literal["synthetic"] = "synthetic"
+    users: PositiveInt = 4000
+    items: PositiveInt = 2000
+    days: PositiveInt = 56
+    seed: int = 42
+
+
+class FilesSource(_Strict):
+    """Canonical events/items tables as CSV(.gz) or Parquet files."""
+
+    source: Literal["files"]
+    events: Path
+    items: Path
+
+
+class OnlineRetailSource(_Strict):
+    """The UCI Online Retail transaction log, read as published."""
+
+    source: Literal["online_retail"]
+    path: Path
+
+
+DataSource = Annotated[
+    SyntheticSource | FilesSource | OnlineRetailSource, Field(discriminator="source")
+]
+
+
+class SplitParams(_Strict):
+    """How interactions are split into train / validation / test (never at random)."""
+
+    strategy: Literal["temporal", "leave_last_out"] = "temporal"
+    test_days: PositiveInt = 14
+    validation_days: PositiveInt = 14
+    min_holdout_events: PositiveInt = Field(
+        3, description="leave_last_out: users with fewer target events stay wholly in train"
+    )
+
+
+class FeatureParams(_Strict):
+    """How events become the user × item interaction matrix."""
+
+    event_weights: dict[EventType, float] = Field(
+        default_factory=lambda: {"view": 1.0, "addtocart": 3.0, "purchase": 5.0}
+    )
+    transform: Literal["sum", "log1p", "binary"] = "log1p"
+
+
+class MostPopularParams(_Strict):
+    measure: Literal["users", "weight"] = "users"
+
+
+class ItemKNNParams(_Strict):
+    neighbors: PositiveInt = 100
+    shrinkage: float = Field(10.0, ge=0)
+
+
+class EASEParams(_Strict):
+    l2: PositiveFloat = 500.0
+    max_items: PositiveInt = 30000
+
+
+ModelName = Literal["most_popular", "itemknn", "ease"]
+
+
+class TrainParams(_Strict):
+    models: list[ModelName] = Field(
+        default_factory=lambda: ["most_popular", "itemknn", "ease"], min_length=1
+    )
+
+
+class ModelParams(_Strict):
+    most_popular: MostPopularParams = MostPopularParams()
+    itemknn: ItemKNNParams = ItemKNNParams()
+    ease: EASEParams = EASEParams()
+
+
+class BootstrapParams(_Strict):
+    samples: PositiveInt = 1000
+    confidence: float = Field(0.95, gt=0, lt=1)
+    seed: int = 0
+
+
+class EvaluationParams(_Strict):
+    ks: list[PositiveInt] = Field(default_factory=lambda: [5, 10, 20, 50], min_length=1)
+    relevant_event_types: list[EventType] = Field(
+        default_factory=lambda: ["addtocart", "purchase"], min_length=1
+    )
+    repeat_purchases: bool = False
+    bootstrap: BootstrapParams = BootstrapParams()
+
+
+class ValidationParams(_Strict):
+    events_suite: Path = Path("expectations/events.json")
+    items_suite: Path = Path("expectations/items.json")
+
+
+class Params(_Strict):
+    data: DataSource = SyntheticSource()
+    split: SplitParams = SplitParams()
+    features: FeatureParams = FeatureParams()
+    train: TrainParams = TrainParams()
+    models: ModelParams = ModelParams()
+    evaluation: EvaluationParams = EvaluationParams()
+    validation: ValidationParams = ValidationParams()
+
+
+def _describe(error: dict) -> str:
+    location = ".".join(str(p) for p in error["loc"] if not str(p).endswith("Source"))
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    return f"{location or '<top>'}: {error['msg']}{shown}"
+
+
+def parse_params(raw: object, origin: str = "params") -> Params:
+    """Validate an already-parsed mapping; raise ``ConfigError`` on the first bad key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors()[:3])
+        raise ConfigError(f"{origin}: {problems}") from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
+    """Read and validate ``params.yaml``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such parameters file (run from the project root)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    return parse_params(raw, str(path))
+
+
+__all__ = ["EVENT_TYPES", "Params", "load_params", "parse_params"]

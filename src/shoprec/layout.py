@@ -1,0 +1,25 @@
+"""Where each stage reads and writes, relative to the project root (mirrors ``dvc.yaml``)."""
+
+from pathlib import Path
+
+DATA = Path("data")
+RAW = DATA / "raw"
+QUARANTINE = DATA / "quarantine"
+VALIDATED = DATA / "validated"
+SPLIT = DATA / "split"
+FEATURES = DATA / "features"
+MODELS = Path("models")
+METRICS = Path("metrics")
+REPORTS = Path("reports")
+
+EVENTS_FILE = "events.parquet"
+ITEMS_FILE = "items.parquet"
+
+# Feature sets: interactions strictly before the test period (what models are fit on for the
+# test evaluation) and strictly before the validation period (for tuning and early stopping).
+BEFORE_TEST = FEATURES / "before_test"
+BEFORE_VALIDATION = FEATURES / "before_validation"
+
+EVALUATION_METRICS = METRICS / "evaluation.json"
+CONFIDENCE_INTERVALS = METRICS / "confidence_intervals.json"
+CURVES = METRICS / "curves"

@@ -1,0 +1,42 @@
+"""The recommenders shoprec trains, by the name used in ``params.yaml`` and ``dvc.yaml``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shoprec.errors import DataError
+from shoprec.models.base import FORMAT_VERSION, METADATA_FILE, Recommender
+from shoprec.models.ease import EASE
+from shoprec.models.itemknn import ItemKNN
+from shoprec.models.most_popular import MostPopular
+
+MODELS: dict[str, type[Recommender]] = {m.name: m for m in (MostPopular, ItemKNN, EASE)}
+BASELINES: tuple[str, ...] = ("most_popular", "itemknn", "ease")
+
+
+def create_model(name: str, **params) -> Recommender:
+    """A new, unfitted model by name."""
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise DataError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+    return cls(**params)
+
+
+def load_model(directory: str | Path) -> Recommender:
+    """Load a saved model (safe formats only: JSON + NumPy without pickle)."""
+    directory = Path(directory)
+    meta_path = directory / METADATA_FILE
+    if not meta_path.is_file():
+        raise DataError(f"{directory}: not a saved model (no {METADATA_FILE})")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"{directory}: unsupported model format {meta.get('format_version')!r}")
+    cls = MODELS.get(meta.get("model", ""))
+    if cls is None:
+        raise DataError(f"{directory}: unknown model {meta.get('model')!r}")
+    return cls._load(directory, meta)
+
+
+__all__ = ["BASELINES", "MODELS", "Recommender", "create_model", "load_model"]

@@ -1,0 +1,171 @@
+"""The one protocol every recommender implements: fit, recommend, save, load.
+
+A model keeps the interaction history it was fit on, so it can rank for any of those users
+by id; ``score`` works on any history rows, which later lets a service score a fresh session.
+Files are JSON metadata plus NumPy/SciPy arrays loaded with ``allow_pickle=False``: a model
+comes from a registry and must not be able to run code when it is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from shoprec.errors import DataError
+from shoprec.features.interactions import Interactions
+
+FORMAT_VERSION = 1
+METADATA_FILE = "model.json"
+HISTORY_DIR = "history"
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the ``k`` best columns per row, best first.
+
+    Columns scored ``-inf`` (excluded) are never returned: their slots hold index -1.
+    Ties are broken by the lower item index, so results are deterministic.
+    """
+    n_rows, n_cols = scores.shape
+    k_eff = min(k, n_cols)
+    if k_eff < n_cols:
+        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -part_scores), axis=1)
+    idx = np.take_along_axis(part, order, axis=1)
+    best = np.take_along_axis(part_scores, order, axis=1)
+    idx = np.where(np.isneginf(best), -1, idx)
+    if k_eff < k:
+        idx = np.pad(idx, ((0, 0), (0, k - k_eff)), constant_values=-1)
+        best = np.pad(best, ((0, 0), (0, k - k_eff)), constant_values=-np.inf)
+    return idx, best.astype(np.float32)
+
+
+class Recommender(ABC):
+    """Base class: subclasses implement ``_fit``, ``score`` and their array state."""
+
+    name: ClassVar[str]
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self.history: Interactions | None = None
+
+    # -- training -----------------------------------------------------------------------
+    def fit(self, train: Interactions, items: pd.DataFrame | None = None) -> Recommender:
+        """Learn from ``train`` (the interaction history); ``items`` is the catalogue."""
+        self.history = train
+        self._fit(train, items)
+        return self
+
+    @abstractmethod
+    def _fit(self, train: Interactions, items: pd.DataFrame | None) -> None: ...
+
+    @abstractmethod
+    def score(self, history: sp.csr_matrix) -> np.ndarray:
+        """Dense scores (rows of ``history`` × catalogue items), higher is better."""
+
+    # -- ranking ------------------------------------------------------------------------
+    def _require_fitted(self) -> Interactions:
+        if self.history is None:
+            raise RuntimeError(f"{self.name}: fit or load the model first")
+        return self.history
+
+    def recommend_indices(
+        self,
+        user_rows: np.ndarray,
+        k: int,
+        exclude_seen: bool = True,
+        batch_size: int = 2048,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` item indices and scores for history rows ``user_rows`` (full ranking)."""
+        history = self._require_fitted().matrix
+        user_rows = np.asarray(user_rows, dtype=np.int64)
+        out_idx = np.empty((len(user_rows), k), dtype=np.int64)
+        out_scores = np.empty((len(user_rows), k), dtype=np.float32)
+        for start in range(0, len(user_rows), batch_size):
+            rows = history[user_rows[start : start + batch_size]]
+            scores = self.score(rows).astype(np.float32, copy=False)
+            if exclude_seen:
+                seen_r, seen_c = rows.nonzero()
+                scores[seen_r, seen_c] = -np.inf
+            idx, best = top_k(scores, k)
+            out_idx[start : start + len(idx)] = idx
+            out_scores[start : start + len(idx)] = best
+        return out_idx, out_scores
+
+    def recommend(
+        self, user_ids: list[str] | np.ndarray, k: int = 10, exclude_seen: bool = True
+    ) -> pd.DataFrame:
+        """A long table ``user_id, rank, item_id, score`` for known users."""
+        history = self._require_fitted()
+        rows = history.user_positions(user_ids)
+        unknown = np.asarray(user_ids, dtype=str)[rows < 0]
+        if len(unknown):
+            shown = ", ".join(unknown[:5])
+            raise DataError(f"{self.name}: {len(unknown)} unknown user id(s): {shown}")
+        idx, scores = self.recommend_indices(rows, k, exclude_seen=exclude_seen)
+        ranks = np.tile(np.arange(1, k + 1), len(rows))
+        flat = idx.ravel()
+        table = pd.DataFrame(
+            {
+                "user_id": np.repeat(np.asarray(user_ids, dtype=str), k),
+                "rank": ranks,
+                "item_id": np.where(flat >= 0, history.item_ids[np.maximum(flat, 0)], None),
+                "score": scores.ravel(),
+            }
+        )
+        return table[flat >= 0].reset_index(drop=True)
+
+    # -- persistence --------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray | sp.spmatrix]:
+        """Arrays (dense or sparse) that make up the fitted model."""
+        return {}
+
+    def _set_state(self, state: dict[str, np.ndarray | sp.spmatrix]) -> None:
+        """Inverse of ``_state``."""
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        history = self._require_fitted()
+        history.save(directory / HISTORY_DIR)
+        dense, sparse = {}, []
+        for key, value in self._state().items():
+            if sp.issparse(value):
+                sp.save_npz(directory / f"{key}.npz", sp.csr_matrix(value), compressed=False)
+                sparse.append(key)
+            else:
+                dense[key] = np.asarray(value)
+        if dense:
+            np.savez(directory / "arrays.npz", **dense)
+        meta = {
+            "model": self.name,
+            "format_version": FORMAT_VERSION,
+            "params": self.params,
+            "n_users": int(history.shape[0]),
+            "n_items": int(history.shape[1]),
+            "arrays": sorted(dense),
+            "sparse": sorted(sparse),
+        }
+        (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def _load(cls, directory: Path, meta: dict[str, Any]) -> Recommender:
+        model = cls(**meta.get("params", {}))
+        model.history = Interactions.load(directory / HISTORY_DIR)
+        state: dict[str, np.ndarray | sp.spmatrix] = {}
+        if meta.get("arrays"):
+            with np.load(directory / "arrays.npz", allow_pickle=False) as arrays:
+                state.update({key: arrays[key] for key in meta["arrays"]})
+        for key in meta.get("sparse", []):
+            state[key] = sp.load_npz(directory / f"{key}.npz").tocsr()
+        model._set_state(state)
+        return model

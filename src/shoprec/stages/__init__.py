@@ -1,0 +1,67 @@
+"""The pipeline stages, one module each; ``pipelines/<stage>.py`` and the CLI call ``main``.
+
+``STAGE_PARAMS`` lists the ``params.yaml`` sections each stage reads. ``dvc.yaml`` must
+declare exactly these (a test checks it): a stage reading an undeclared parameter would be
+skipped, or restored from DVC's run cache, after that parameter changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from shoprec.config import Params, load_params
+from shoprec.errors import ShoprecError
+
+STAGE_PARAMS: dict[str, tuple[str, ...]] = {
+    "ingest": ("data",),
+    "validate": ("validation",),
+    "split": ("split", "evaluation.relevant_event_types"),
+    "features": ("features",),
+    "train": ("models.{model}",),
+    "evaluate": ("train.models", "evaluation"),
+}
+
+log = logging.getLogger("shoprec.stages")
+
+
+def _runner(stage: str) -> Callable[..., object]:
+    from shoprec.stages import evaluate, features, ingest, split, train, validate
+
+    return {
+        "ingest": ingest.run,
+        "validate": validate.run,
+        "split": split.run,
+        "features": features.run,
+        "train": train.run,
+        "evaluate": evaluate.run,
+    }[stage]
+
+
+def run_stage(stage: str, params: Params, *args: str) -> object:
+    """Run one stage in the current directory (the project root)."""
+    started = time.perf_counter()
+    result = _runner(stage)(params, *args)
+    label = " ".join((stage, *args))
+    log.info("stage %s finished in %.1f s", label, time.perf_counter() - started)
+    return result
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def main(stage: str, argv: list[str] | None = None, params_path: str | Path = "params.yaml") -> None:
+    """Entry point of ``pipelines/<stage>.py``: one readable line and exit 1 on user errors."""
+    configure_logging()
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        run_stage(stage, load_params(params_path), *args)
+    except ShoprecError as exc:
+        print(f"shoprec {stage}: error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

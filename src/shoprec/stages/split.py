@@ -1,0 +1,28 @@
+"""Stage ``split``: train / validation / test by time (``split.strategy`` in params)."""
+
+from __future__ import annotations
+
+import logging
+
+from shoprec import layout
+from shoprec.config import Params
+from shoprec.data.split import leave_last_out_split, temporal_split
+from shoprec.io import read_parquet, write_json, write_parquet
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> dict:
+    events = read_parquet(layout.VALIDATED / layout.EVENTS_FILE)
+    p = params.split
+    if p.strategy == "temporal":
+        split = temporal_split(events, p.test_days, p.validation_days)
+    else:
+        split = leave_last_out_split(
+            events, params.evaluation.relevant_event_types, p.min_holdout_events
+        )
+    for name, frame in split.parts().items():
+        write_parquet(frame, layout.SPLIT / f"{name}.parquet")
+    write_json(layout.REPORTS / "split.json", split.info)
+    log.info("split %s: %s", p.strategy, split.info["events"])
+    return split.info

@@ -1,4 +1,7 @@
-"""DVC stage entry point. Stage ``evaluate``: full-ranking test metrics for every trained model."""
+"""DVC stage ``evaluate``: full-ranking test metrics for every trained model.
+
+The logic lives in ``shoprec.stages.evaluate``; this script only wires it to ``dvc.yaml``.
+"""
 
 from shoprec.stages import main
 

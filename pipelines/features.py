@@ -1,4 +1,7 @@
-"""DVC stage entry point. Stage ``features``: interaction matrices with event-type weights, and their id maps."""
+"""DVC stage ``features``: interaction matrices with event-type weights, and id maps.
+
+The logic lives in ``shoprec.stages.features``; this script only wires it to ``dvc.yaml``.
+"""
 
 from shoprec.stages import main
 

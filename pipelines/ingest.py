@@ -1,4 +1,7 @@
-"""DVC stage entry point. Stage ``ingest``: read the configured source into canonical Parquet tables."""
+"""DVC stage ``ingest``: read the configured data source into canonical Parquet tables.
+
+The logic lives in ``shoprec.stages.ingest``; this script only wires it to ``dvc.yaml``.
+"""
 
 from shoprec.stages import main
 

@@ -1,4 +1,7 @@
-"""DVC stage entry point. Stage ``split``: train / validation / test by time (``split.strategy`` in params)."""
+"""DVC stage ``split``: train / validation / test by time.
+
+The logic lives in ``shoprec.stages.split``; this script only wires it to ``dvc.yaml``.
+"""
 
 from shoprec.stages import main
 

@@ -1,4 +1,7 @@
-"""DVC stage entry point. Stage ``train@<model>``: fit one model on the interactions before the test period."""
+"""DVC stage ``train``: fit one model (named as the argument) before the test period.
+
+The logic lives in ``shoprec.stages.train``; this script only wires it to ``dvc.yaml``.
+"""
 
 from shoprec.stages import main
 

@@ -1,4 +1,7 @@
-"""DVC stage entry point. Stage ``validate``: check the ingested tables against the suites in ``expectations/``."""
+"""DVC stage ``validate``: check the ingested tables against the suites in expectations/.
+
+The logic lives in ``shoprec.stages.validate``; this script only wires it to ``dvc.yaml``.
+"""
 
 from shoprec.stages import main
 

@@ -21,7 +21,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Make and inspect data in the canonical events/items form.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Make and inspect data in the canonical events/items form.", no_args_is_help=True
+)
 flow_app = typer.Typer(help="Run the Prefect flows.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(flow_app, name="flow")
@@ -53,7 +55,9 @@ ParamsOption = Annotated[
 @data_app.command("generate")
 @readable_errors
 def data_generate(
-    out: Annotated[Path, typer.Option(help="Directory to write events.parquet and items.parquet to.")],
+    out: Annotated[
+        Path, typer.Option(help="Directory to write events.parquet and items.parquet to.")
+    ],
     users: Annotated[int, typer.Option(help="Number of shoppers.", min=1)] = 4000,
     items: Annotated[int, typer.Option(help="Number of catalogue items.", min=1)] = 2000,
     days: Annotated[int, typer.Option(help="Length of the event log in days.", min=1)] = 56,
@@ -79,7 +83,9 @@ def data_generate(
 @app.command("stage")
 @readable_errors
 def stage(
-    name: Annotated[str, typer.Argument(help="ingest | validate | split | features | train | evaluate")],
+    name: Annotated[
+        str, typer.Argument(help="ingest | validate | split | features | train | evaluate")
+    ],
     model: Annotated[str | None, typer.Argument(help="With train: the model to fit.")] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
@@ -124,7 +130,9 @@ def metrics(
 def _load_flow_module(project_dir: Path, name: str):
     path = project_dir / "flows" / f"{name}.py"
     if not path.is_file():
-        raise ShoprecError(f"{path}: flow not found; run from the project root or pass --project-dir")
+        raise ShoprecError(
+            f"{path}: flow not found; run from the project root or pass --project-dir"
+        )
     spec = importlib.util.spec_from_file_location(f"shoprec_flows_{name}", path)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None

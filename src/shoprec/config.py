@@ -135,7 +135,9 @@ class Params(_Strict):
 
 
 def _describe(error: dict) -> str:
-    location = ".".join(str(p) for p in error["loc"] if not str(p).endswith("Source"))
+    parts = [str(p) for p in error["loc"]]
+    # "[key]" marks an error in a mapping's key (features.event_weights.click.[key])
+    location = ".".join(p for p in parts if not p.endswith("Source") and p != "[key]")
     value = error.get("input")
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     return f"{location or '<top>'}: {error['msg']}{shown}"
@@ -146,7 +148,9 @@ def parse_params(raw: object, origin: str = "params") -> Params:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{origin}: expected a mapping at the top level, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{origin}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
@@ -161,8 +165,11 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
         raise ConfigError(f"{path}: no such parameters file (run from the project root)")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    except yaml.YAMLError as exc:  # its own text spans several lines: keep the gist
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     return parse_params(raw, str(path))
 
 

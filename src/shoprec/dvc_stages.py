@@ -47,7 +47,11 @@ def list_stages(project_dir: str | Path = ".") -> list[str]:
         raise ShoprecError(f"{project_dir}: no dvc.yaml here; run from the project root")
     proc = subprocess.run(
         [_dvc(), "stage", "list", "--name-only"],
-        cwd=project_dir, capture_output=True, text=True, env=_environment(), check=False,
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        check=False,
     )
     if proc.returncode != 0:
         raise StageFailed(f"dvc stage list failed: {_last_error(proc.stdout + proc.stderr)}")

@@ -15,7 +15,9 @@ from shoprec.errors import DataError
 def write_json(path: str | Path, payload: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_finite(payload), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(_finite(payload), indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
     return path
 
 

@@ -16,6 +16,17 @@ from shoprec.data.tables import read_table
 
 QUARANTINE_COLUMNS = ("table", "source_row", "reason")
 
+# CSV columns read as text, not inferred: an id "007" must not become the number 7 (and stop
+# matching the other table), nor a brand "1000" in a column with gaps the text "1000.0".
+EVENTS_CSV_DTYPES: dict[str, object] = {"user_id": str, "item_id": str, "session_id": str}
+ITEMS_CSV_DTYPES: dict[str, object] = {
+    "item_id": str,
+    "title": str,
+    "category": str,
+    "brand": str,
+    "description": str,
+}
+
 
 @dataclass
 class SourceData:
@@ -67,8 +78,8 @@ def load_source(spec: DataSource) -> SourceData:
         )
         return SourceData(events=events, items=items)
     if isinstance(spec, FilesSource):
-        events = to_canonical_events(read_table(spec.events))
-        items = to_canonical_items(read_table(spec.items))
+        events = to_canonical_events(read_table(spec.events, dtype=EVENTS_CSV_DTYPES))
+        items = to_canonical_items(read_table(spec.items, dtype=ITEMS_CSV_DTYPES))
         return SourceData(events=events, items=items)
     if isinstance(spec, OnlineRetailSource):
         from shoprec.data.online_retail import read_online_retail

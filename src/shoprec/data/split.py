@@ -34,9 +34,7 @@ class Split:
 
 
 def _finish(events: pd.DataFrame, part: np.ndarray, info: dict[str, object]) -> Split:
-    frames = {
-        name: events[part == i].reset_index(drop=True) for i, name in enumerate(PARTS)
-    }
+    frames = {name: events[part == i].reset_index(drop=True) for i, name in enumerate(PARTS)}
     info["events"] = {name: len(frame) for name, frame in frames.items()}
     info["users"] = {name: int(frame["user_id"].nunique()) for name, frame in frames.items()}
     return Split(**frames, info=info)
@@ -81,11 +79,11 @@ def leave_last_out_split(
     eligible = n_targets >= min_holdout_events
     test_cut = targets.loc[eligible & (rank_from_end == 0)].set_index("user_id")["timestamp"]
     val_cut = targets.loc[eligible & (rank_from_end == 1)].set_index("user_id")["timestamp"]
-    far_future = pd.Timestamp.max.tz_localize("UTC")
-    t2 = events["user_id"].map(test_cut).fillna(far_future)
-    t1 = events["user_id"].map(val_cut).fillna(far_future)
+    # each event's cut times (its user's); NaT, which compares False, for users not held out
+    t2 = pd.Series(test_cut.reindex(events["user_id"].to_numpy()).array, index=events.index)
+    t1 = pd.Series(val_cut.reindex(events["user_id"].to_numpy()).array, index=events.index)
     ts = events["timestamp"]
-    part = np.where(ts >= t2, 2, np.where(ts >= t1, 1, 0))
+    part = np.where((ts >= t2).to_numpy(), 2, np.where((ts >= t1).to_numpy(), 1, 0))
     info = {
         "strategy": "leave_last_out",
         "target_event_types": list(target_event_types),

@@ -9,7 +9,15 @@ from rich.table import Table
 from shoprec import layout
 from shoprec.io import read_json
 
-DEFAULT_COLUMNS = ("ndcg@10", "recall@20", "precision@10", "hitrate@10", "mrr@10", "coverage@10", "novelty@10")
+DEFAULT_COLUMNS = (
+    "ndcg@10",
+    "recall@20",
+    "precision@10",
+    "hitrate@10",
+    "mrr@10",
+    "coverage@10",
+    "novelty@10",
+)
 
 
 def metrics_table(

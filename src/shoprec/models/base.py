@@ -33,8 +33,10 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """
     n_rows, n_cols = scores.shape
     k_eff = min(k, n_cols)
+    if np.isnan(scores).any():  # a NaN score ranks nowhere: treat it as excluded
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     if k_eff < n_cols:
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+        part = _best_columns(scores, k_eff)
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
     part_scores = np.take_along_axis(scores, part, axis=1)
@@ -46,6 +48,20 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         idx = np.pad(idx, ((0, 0), (0, k - k_eff)), constant_values=-1)
         best = np.pad(best, ((0, 0), (0, k - k_eff)), constant_values=-np.inf)
     return idx, best.astype(np.float32)
+
+
+def _best_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best columns per row (in index order, not ranked), ties at the cut going
+    to the lower index; ``np.argpartition`` alone would pick among ties arbitrarily."""
+    n_rows = scores.shape[0]
+    kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]  # each row's k-th best value
+    take = scores > kth
+    need = k - take.sum(axis=1)  # how many of the values equal to the k-th best to take
+    tie_rows, tie_cols = np.nonzero(scores == kth)  # row-major: lower index first per row
+    rank_in_row = np.arange(len(tie_rows)) - np.searchsorted(tie_rows, tie_rows)
+    keep = rank_in_row < need[tie_rows]
+    take[tie_rows[keep], tie_cols[keep]] = True
+    return np.nonzero(take)[1].reshape(n_rows, k)
 
 
 class Recommender(ABC):
@@ -128,8 +144,8 @@ class Recommender(ABC):
         """Arrays (dense or sparse) that make up the fitted model."""
         return {}
 
-    def _set_state(self, state: dict[str, np.ndarray | sp.spmatrix]) -> None:
-        """Inverse of ``_state``."""
+    def _set_state(self, state: dict[str, np.ndarray | sp.spmatrix]) -> None:  # noqa: B027
+        """Inverse of ``_state``; models without arrays keep the default (nothing)."""
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)

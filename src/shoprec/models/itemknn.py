@@ -18,9 +18,7 @@ from shoprec.models.base import Recommender
 _BLOCK_BYTES = 256 * 1024**2
 
 
-def cosine_neighbours(
-    matrix: sp.csr_matrix, neighbors: int, shrinkage: float
-) -> sp.csr_matrix:
+def cosine_neighbours(matrix: sp.csr_matrix, neighbors: int, shrinkage: float) -> sp.csr_matrix:
     """Sparse (items × items) similarity keeping each target item's ``neighbors`` best sources.
 
     Computed in column blocks so that memory stays bounded for large catalogues.
@@ -49,9 +47,7 @@ def cosine_neighbours(
     rows = np.concatenate(rows_out) if rows_out else np.zeros(0, dtype=np.int64)
     cols = np.concatenate(cols_out) if cols_out else np.zeros(0, dtype=np.int64)
     vals = np.concatenate(vals_out) if vals_out else np.zeros(0)
-    similarity = sp.csr_matrix(
-        (vals.astype(np.float32), (rows, cols)), shape=(n_items, n_items)
-    )
+    similarity = sp.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n_items, n_items))
     similarity.sort_indices()
     return similarity
 

@@ -56,7 +56,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     )
 
 
-def main(stage: str, argv: list[str] | None = None, params_path: str | Path = "params.yaml") -> None:
+def main(
+    stage: str, argv: list[str] | None = None, params_path: str | Path = "params.yaml"
+) -> None:
     """Entry point of ``pipelines/<stage>.py``: one readable line and exit 1 on user errors."""
     configure_logging()
     args = sys.argv[1:] if argv is None else argv

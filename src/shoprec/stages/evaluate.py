@@ -56,8 +56,7 @@ def run(params: Params) -> dict:
             key: [round(lo, 6), round(hi, 6)] for key, (lo, hi) in sorted(result.intervals.items())
         }
         curve = [
-            {"k": k, **{m: round(result.values[f"{m}@{k}"], 6) for m in CURVE_METRICS}}
-            for k in ks
+            {"k": k, **{m: round(result.values[f"{m}@{k}"], 6) for m in CURVE_METRICS}} for k in ks
         ]
         write_json(layout.CURVES / f"{name}.json", curve)
         log.info("%s: ndcg@%d = %.4f", name, ks[0], result.values[f"ndcg@{ks[0]}"])

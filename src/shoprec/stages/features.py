@@ -38,6 +38,12 @@ def run(params: Params) -> dict:
             "nonzeros": int(interactions.matrix.nnz),
             "density": interactions.matrix.nnz / max(1, n_users * n_items),
         }
-        log.info("%s: %d users × %d items, %d nonzeros", target, n_users, n_items, interactions.matrix.nnz)
+        log.info(
+            "%s: %d users × %d items, %d nonzeros",
+            target,
+            n_users,
+            n_items,
+            interactions.matrix.nnz,
+        )
     write_json(layout.REPORTS / "features.json", report)
     return report

@@ -26,7 +26,9 @@ def run(params: Params) -> dict:
                 f"ingest: {table} counts do not add up: read {c['read']} != "
                 f"used {c['used']} + quarantined {c['quarantined']}"
             )
-        log.info("%s: read %d, used %d, quarantined %d", table, c["read"], c["used"], c["quarantined"])
+        log.info(
+            "%s: read %d, used %d, quarantined %d", table, c["read"], c["used"], c["quarantined"]
+        )
     if data.events.empty:
         raise DataError(f"ingest: the source {params.data.source!r} produced no usable events")
     write_parquet(data.events, layout.RAW / layout.EVENTS_FILE)

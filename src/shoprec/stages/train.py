@@ -23,7 +23,11 @@ def run(params: Params, model_name: str = "") -> str:
     hyper = getattr(params.models, model_name).model_dump()
     started = time.perf_counter()
     model = create_model(model_name, **hyper).fit(history, items)
-    log.info("%s fitted in %.2f s on %d users × %d items", model_name,
-             time.perf_counter() - started, *history.shape)
+    log.info(
+        "%s fitted in %.2f s on %d users × %d items",
+        model_name,
+        time.perf_counter() - started,
+        *history.shape,
+    )
     model.save(layout.MODELS / model_name)
     return model_name

@@ -84,7 +84,9 @@ def load_suite_json(path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: expectation suite is not valid JSON ({exc})") from None
     if not isinstance(raw, dict) or not raw.get("expectations"):
-        raise DataError(f"{path}: expectation suite has no expectations; an empty suite never passes")
+        raise DataError(
+            f"{path}: expectation suite has no expectations; an empty suite never passes"
+        )
     return raw
 
 
@@ -133,7 +135,9 @@ def validate_table(df: pd.DataFrame, suite_path: str | Path, table: str) -> Suit
                 observed_value=_plain(details.get("observed_value") or exception),
             )
         )
-    log.info("%s: %d expectations, %d failed", table, len(outcomes), sum(not o.success for o in outcomes))
+    log.info(
+        "%s: %d expectations, %d failed", table, len(outcomes), sum(not o.success for o in outcomes)
+    )
     return SuiteResult(suite=suite.name, table=table, rows=len(df), outcomes=outcomes)
 
 

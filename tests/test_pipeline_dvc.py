@@ -1,0 +1,108 @@
+"""`dvc repro` for real, in a temporary git repository, on a tiny synthetic shop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shoprec.models import BASELINES
+from shoprec.stages import STAGE_PARAMS
+from tests.projects import REPO_ROOT, dvc, write_params
+
+pytestmark = pytest.mark.slow
+
+REQUIRED_KEYS = ("ndcg@10", "recall@20", "precision@10", "coverage@10")
+
+
+def ran_stages(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def tree_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def test_dvc_yaml_declares_exactly_the_params_each_stage_reads():
+    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
+    assert set(stages) == set(STAGE_PARAMS)
+    for name, stage in stages.items():
+        body = stage.get("do", stage)
+        declared = [p.replace("${item}", "{model}") for p in body.get("params", [])]
+        assert sorted(declared) == sorted(STAGE_PARAMS[name]), name
+
+
+def test_repro_produces_every_output_and_a_second_run_changes_nothing(tiny_project):
+    metrics = json.loads((tiny_project / "metrics/evaluation.json").read_text())
+    assert list(metrics) == list(BASELINES)
+    for model in BASELINES:
+        for key in REQUIRED_KEYS:
+            assert 0.0 <= metrics[model][key] <= 1.0, (model, key)
+        assert (tiny_project / "models" / model / "model.json").is_file()
+        assert (tiny_project / "metrics/curves" / f"{model}.json").is_file()
+    intervals = json.loads((tiny_project / "metrics/confidence_intervals.json").read_text())
+    low, high = intervals["ease"]["ndcg@10"]
+    assert low <= metrics["ease"]["ndcg@10"] <= high
+
+    again = dvc(tiny_project, "repro")
+    assert ran_stages(again.stdout) == set(), again.stdout
+    assert "Data and pipelines are up to date" in again.stdout
+    status = dvc(tiny_project, "status")
+    assert "up to date" in status.stdout
+
+    plots = dvc(tiny_project, "plots", "show", "--json")
+    shown = json.loads(plots.stdout)["data"]
+    assert {f"metrics/curves/{m}.json" for m in BASELINES} <= set(shown)
+
+
+def test_a_model_param_change_reruns_exactly_its_stages_and_never_restores_stale_outputs(
+    tiny_project,
+):
+    project = tiny_project
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    first = {m: tree_digest(project / "models" / m) for m in BASELINES}
+    first_metrics = json.loads((project / "metrics/evaluation.json").read_text())
+    l2 = params["models"]["ease"]["l2"]
+
+    write_params(project, {"models": {"ease": {"l2": l2 * 20}}})
+    out = dvc(project, "repro").stdout
+    assert ran_stages(out) == {"train@ease", "evaluate"}, out
+    second = {m: tree_digest(project / "models" / m) for m in BASELINES}
+    second_metrics = json.loads((project / "metrics/evaluation.json").read_text())
+    assert second["ease"] != first["ease"]
+    assert second["itemknn"] == first["itemknn"]
+    assert second["most_popular"] == first["most_popular"]
+    assert second_metrics["ease"] != first_metrics["ease"]
+    assert second_metrics["itemknn"] == first_metrics["itemknn"]
+
+    # Back to the first value: DVC may restore from its run cache, but it must restore the
+    # outputs that belong to *these* params, never the last ones on disk.
+    write_params(project, {"models": {"ease": {"l2": l2}}})
+    dvc(project, "repro")
+    assert tree_digest(project / "models/ease") == first["ease"]
+    assert json.loads((project / "metrics/evaluation.json").read_text()) == first_metrics
+
+    write_params(project, {"models": {"ease": {"l2": l2 * 20}}})
+    dvc(project, "repro")
+    assert tree_digest(project / "models/ease") == second["ease"]
+    assert json.loads((project / "metrics/evaluation.json").read_text()) == second_metrics
+
+
+def test_a_failing_stage_stops_the_pipeline_with_one_readable_line(tiny_project):
+    write_params(tiny_project, {"split": {"test_days": 20, "validation_days": 20}})
+    before = (tiny_project / "metrics/evaluation.json").read_text()
+    proc = dvc(tiny_project, "repro", check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "shoprec split: error: split: the data spans 28 day(s)" in output
+    assert "Traceback" not in output
+    assert ran_stages(proc.stdout) == {"split"}
+    assert (tiny_project / "metrics/evaluation.json").read_text() == before

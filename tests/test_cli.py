@@ -91,9 +91,7 @@ def test_a_bad_param_gives_one_readable_line_naming_the_key(tmp_path):
     line = one_line_error(shoprec("params", "-p", str(bad)))
     assert "models.ease.l2" in line and "greater than 0" in line
     bad.write_text("data: {source: online_retail}\n")
-    assert "data.online_retail.path: Field required" in one_line_error(
-        shoprec("params", "-p", str(bad))
-    )
+    assert "data.path: Field required" in one_line_error(shoprec("params", "-p", str(bad)))
     bad.write_text("split: [unclosed\n")
     assert "not valid YAML" in one_line_error(shoprec("params", "-p", str(bad)))
 

@@ -106,3 +106,42 @@ def test_a_failing_stage_stops_the_pipeline_with_one_readable_line(tiny_project)
     assert "Traceback" not in output
     assert ran_stages(proc.stdout) == {"split"}
     assert (tiny_project / "metrics/evaluation.json").read_text() == before
+
+
+def test_no_test_period_interaction_reaches_the_features_or_the_models(tiny_project_template):
+    import numpy as np
+    import pandas as pd
+
+    from shoprec.features.interactions import Interactions
+    from shoprec.models import load_model
+
+    project = tiny_project_template
+    split = json.loads((project / "reports/split.json").read_text())
+    test_start = pd.Timestamp(split["test_start"])
+    validation_start = pd.Timestamp(split["validation_start"])
+    parts = {
+        p: pd.read_parquet(project / f"data/split/{p}.parquet")
+        for p in ("train", "validation", "test")
+    }
+    assert parts["train"]["timestamp"].max() < validation_start
+    assert parts["validation"]["timestamp"].max() < test_start <= parts["test"]["timestamp"].min()
+
+    events = pd.read_parquet(project / "data/validated/events.parquet")
+    before = events[events["timestamp"] < test_start]
+    features = Interactions.load(project / "data/features/before_test")
+    rows = features.user_positions(before["user_id"])
+    cols = features.item_positions(before["item_id"])
+    expected = np.zeros(features.shape, dtype=bool)
+    expected[rows, cols] = True
+    assert np.array_equal(features.matrix.toarray() > 0, expected)
+    # A (user, item) pair that occurs only in the test period is never in the features.
+    test_only = parts["test"].merge(before[["user_id", "item_id"]], how="left", indicator=True)
+    test_only = test_only[test_only["_merge"] == "left_only"]
+    assert len(test_only) > 0
+    r = features.user_positions(test_only["user_id"])
+    c = features.item_positions(test_only["item_id"])
+    known = r >= 0
+    assert not features.matrix[r[known], c[known]].any()
+    for model in BASELINES:
+        history = load_model(project / "models" / model).history
+        assert (history.matrix != features.matrix).nnz == 0

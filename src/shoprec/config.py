@@ -134,10 +134,16 @@ class Params(_Strict):
     validation: ValidationParams = ValidationParams()
 
 
+SOURCES = ("synthetic", "files", "online_retail")
+
+
 def _describe(error: dict) -> str:
     parts = [str(p) for p in error["loc"]]
+    # pydantic puts the union member in the path (data.files.items): the user wrote data.items
+    if len(parts) > 1 and parts[0] == "data" and parts[1] in SOURCES:
+        del parts[1]
     # "[key]" marks an error in a mapping's key (features.event_weights.click.[key])
-    location = ".".join(p for p in parts if not p.endswith("Source") and p != "[key]")
+    location = ".".join(p for p in parts if p != "[key]")
     value = error.get("input")
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     return f"{location or '<top>'}: {error['msg']}{shown}"
@@ -151,6 +157,9 @@ def parse_params(raw: object, origin: str = "params") -> Params:
         raise ConfigError(
             f"{origin}: expected a mapping at the top level, got {type(raw).__name__}"
         )
+    data = raw.get("data")
+    if isinstance(data, dict) and "source" not in data:
+        raise ConfigError(f"{origin}: data.source: required, one of {', '.join(SOURCES)}")
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:

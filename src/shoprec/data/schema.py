@@ -49,7 +49,8 @@ def to_canonical_events(df: pd.DataFrame) -> pd.DataFrame:
     try:
         out["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
     except (ValueError, TypeError) as exc:
-        raise DataError(f"events.timestamp: not a timestamp column ({exc})") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"events.timestamp: not a timestamp column ({first})") from None
     out["timestamp"] = out["timestamp"].astype("datetime64[us, UTC]")
     if "session_id" in df.columns:
         out["session_id"] = df["session_id"].astype("string")

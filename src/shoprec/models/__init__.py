@@ -30,13 +30,19 @@ def load_model(directory: str | Path) -> Recommender:
     meta_path = directory / METADATA_FILE
     if not meta_path.is_file():
         raise DataError(f"{directory}: not a saved model (no {METADATA_FILE})")
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{meta_path}: not valid JSON ({exc})") from None
     if meta.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{directory}: unsupported model format {meta.get('format_version')!r}")
     cls = MODELS.get(meta.get("model", ""))
     if cls is None:
         raise DataError(f"{directory}: unknown model {meta.get('model')!r}")
-    return cls._load(directory, meta)
+    try:
+        return cls._load(directory, meta)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        raise DataError(f"{directory}: incomplete or corrupt model files ({exc})") from None
 
 
 __all__ = ["BASELINES", "MODELS", "Recommender", "create_model", "load_model"]

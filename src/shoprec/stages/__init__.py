@@ -54,6 +54,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    for noisy in ("great_expectations", "numexpr", "tensorflow", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main(

@@ -1,0 +1,145 @@
+"""Quality and speed of the three baselines on a dataset (default: the real Online Retail log).
+
+Runs the same library code as the DVC stages (source → temporal split → features → fit →
+full-ranking evaluation with bootstrap intervals), timing each model's fit and its top-K
+for every test user. Prints a table and writes ``benchmarks/results/baselines_<name>.json``.
+
+    python benchmarks/baselines.py                       # ../shared/datasets/online_retail
+    python benchmarks/baselines.py --dataset synthetic   # the default synthetic shop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from shoprec.config import OnlineRetailSource, load_params
+from shoprec.data.sources import load_source
+from shoprec.data.split import temporal_split
+from shoprec.evaluation.evaluate import build_targets, evaluate_ranking
+from shoprec.features.interactions import build_interactions
+from shoprec.models import BASELINES, create_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info
+
+ROOT = Path(__file__).resolve().parents[1]
+ONLINE_RETAIL = ROOT.parent / "shared/datasets/online_retail/online_retail.csv.gz"
+SHOWN = ("ndcg@10", "recall@20", "precision@10", "hitrate@10", "coverage@10")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--dataset", choices=["online_retail", "synthetic"], default="online_retail"
+    )
+    parser.add_argument("--path", type=Path, default=ONLINE_RETAIL, help="Online Retail file")
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    args = parser.parse_args()
+
+    params = load_params(ROOT / "params.yaml")
+    source = (
+        OnlineRetailSource(source="online_retail", path=args.path)
+        if args.dataset == "online_retail"
+        else params.data
+    )
+    console = Console(width=200)
+    started = time.perf_counter()
+    data = load_source(source)
+    load_s = time.perf_counter() - started
+    split = temporal_split(data.events, params.split.test_days, params.split.validation_days)
+    history = build_interactions(
+        pd.concat([split.train, split.validation]),
+        data.items["item_id"],
+        params.features.event_weights,
+        params.features.transform,
+    )
+    e = params.evaluation
+    targets = build_targets(split.test, history, e.relevant_event_types, e.repeat_purchases)
+    k_max = max(e.ks)
+    console.print(
+        f"{args.dataset}: {len(data.events):,} events, history {history.shape[0]:,} users × "
+        f"{history.shape[1]:,} items, {len(targets.user_rows):,} test users "
+        f"(split {split.info['validation_start'][:10]} / {split.info['test_start'][:10]})"
+    )
+
+    rows = []
+    for name in BASELINES:
+        model = create_model(name, **getattr(params.models, name).model_dump())
+        t0 = time.perf_counter()
+        model.fit(history)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        recommended, _ = model.recommend_indices(targets.user_rows, k_max)
+        recommend_s = time.perf_counter() - t0
+        result = evaluate_ranking(
+            recommended,
+            targets,
+            e.ks,
+            history.item_user_counts(),
+            history.shape[0],
+            bootstrap_samples=args.bootstrap,
+        )
+        rows.append(
+            {
+                "model": name,
+                "fit_seconds": round(fit_s, 3),
+                "recommend_seconds": round(recommend_s, 3),
+                "users_per_second": round(len(targets.user_rows) / recommend_s, 1),
+                "metrics": {k: round(v, 5) for k, v in result.values.items()},
+                "intervals": {
+                    k: [round(lo, 5), round(hi, 5)] for k, (lo, hi) in result.intervals.items()
+                },
+            }
+        )
+
+    table = Table(title=f"Baselines on {args.dataset} (top-{k_max} over the whole catalogue)")
+    table.add_column("model", style="bold")
+    for column in SHOWN:
+        table.add_column(column, justify="right", no_wrap=True)
+    for column in ("fit s", f"top-{k_max} s", "users/s"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        cells = []
+        for column in SHOWN:
+            value, ci = row["metrics"][column], row["intervals"].get(column)
+            cells.append(f"{value:.4f}" + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci else ""))
+        table.add_row(
+            row["model"],
+            *cells,
+            f"{row['fit_seconds']:.2f}",
+            f"{row['recommend_seconds']:.2f}",
+            f"{row['users_per_second']:,.0f}",
+        )
+    console.print(table)
+
+    out = ROOT / "benchmarks/results" / f"baselines_{args.dataset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": "baselines",
+        "dataset": args.dataset,
+        "machine": machine_info(),
+        "load_seconds": round(load_s, 2),
+        "protocol": {
+            "split": split.info,
+            "ks": e.ks,
+            "relevant_event_types": e.relevant_event_types,
+            "repeat_purchases": e.repeat_purchases,
+            "bootstrap_samples": args.bootstrap,
+        },
+        "evaluation": targets.info,
+        "results": rows,
+    }
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    console.print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

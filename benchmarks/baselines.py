@@ -16,15 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from shoprec.config import OnlineRetailSource, load_params
 from shoprec.data.sources import load_source
-from shoprec.data.split import temporal_split
-from shoprec.evaluation.evaluate import build_targets, evaluate_ranking
-from shoprec.features.interactions import build_interactions
+from shoprec.evaluation.evaluate import evaluate_ranking
+from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.models import BASELINES, create_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,20 +52,15 @@ def main() -> None:
     started = time.perf_counter()
     data = load_source(source)
     load_s = time.perf_counter() - started
-    split = temporal_split(data.events, params.split.test_days, params.split.validation_days)
-    history = build_interactions(
-        pd.concat([split.train, split.validation]),
-        data.items["item_id"],
-        params.features.event_weights,
-        params.features.transform,
-    )
     e = params.evaluation
-    targets = build_targets(split.test, history, e.relevant_event_types, e.repeat_purchases)
+    holdout = prepare_holdout(data.events, data.items, params.split, params.features, e)
+    split, history, targets = holdout.split, holdout.history, holdout.targets
     k_max = max(e.ks)
     console.print(
         f"{args.dataset}: {len(data.events):,} events, history {history.shape[0]:,} users × "
         f"{history.shape[1]:,} items, {len(targets.user_rows):,} test users "
-        f"(split {split.info['validation_start'][:10]} / {split.info['test_start'][:10]})"
+        f"({split.info['strategy']} split, test from "
+        f"{split.info.get('test_start', 'per user')[:10]})"
     )
 
     rows = []

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from shoprec.config import load_params
 from shoprec.data.sources import load_source
-from shoprec.data.split import temporal_split
-from shoprec.evaluation.evaluate import build_targets, evaluate_model
-from shoprec.features.interactions import build_interactions
+from shoprec.evaluation.evaluate import evaluate_model
+from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.models import create_model
 from tests.projects import REPO_ROOT
 
@@ -20,15 +18,10 @@ def test_itemknn_and_ease_beat_most_popular_on_the_default_synthetic_shop():
     params = load_params(REPO_ROOT / "params.yaml")
     assert params.data.source == "synthetic"
     data = load_source(params.data)
-    split = temporal_split(data.events, params.split.test_days, params.split.validation_days)
-    history = build_interactions(
-        pd.concat([split.train, split.validation]),
-        data.items["item_id"],
-        params.features.event_weights,
-        params.features.transform,
+    holdout = prepare_holdout(
+        data.events, data.items, params.split, params.features, params.evaluation
     )
-    e = params.evaluation
-    targets = build_targets(split.test, history, e.relevant_event_types, e.repeat_purchases)
+    history, targets = holdout.history, holdout.targets
     assert len(targets.user_rows) > 500
     results = {}
     for name in ("most_popular", "itemknn", "ease"):

@@ -91,3 +91,19 @@ def leave_last_out_split(
         "min_holdout_events": min_holdout_events,
     }
     return _finish(events, part, info)
+
+
+def split_events(
+    events: pd.DataFrame,
+    strategy: str,
+    test_days: int,
+    validation_days: int,
+    target_event_types: list[str],
+    min_holdout_events: int = 3,
+) -> Split:
+    """Dispatch on ``split.strategy`` (``temporal`` or ``leave_last_out``)."""
+    if strategy == "temporal":
+        return temporal_split(events, test_days, validation_days)
+    if strategy == "leave_last_out":
+        return leave_last_out_split(events, target_event_types, min_holdout_events)
+    raise ConfigError(f"split.strategy: unknown strategy {strategy!r}")

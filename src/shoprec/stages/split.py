@@ -6,7 +6,7 @@ import logging
 
 from shoprec import layout
 from shoprec.config import Params
-from shoprec.data.split import leave_last_out_split, temporal_split
+from shoprec.data.split import split_events
 from shoprec.io import read_parquet, write_json, write_parquet
 
 log = logging.getLogger(__name__)
@@ -15,12 +15,14 @@ log = logging.getLogger(__name__)
 def run(params: Params) -> dict:
     events = read_parquet(layout.VALIDATED / layout.EVENTS_FILE)
     p = params.split
-    if p.strategy == "temporal":
-        split = temporal_split(events, p.test_days, p.validation_days)
-    else:
-        split = leave_last_out_split(
-            events, params.evaluation.relevant_event_types, p.min_holdout_events
-        )
+    split = split_events(
+        events,
+        p.strategy,
+        p.test_days,
+        p.validation_days,
+        params.evaluation.relevant_event_types,
+        p.min_holdout_events,
+    )
     for name, frame in split.parts().items():
         write_parquet(frame, layout.SPLIT / f"{name}.parquet")
     write_json(layout.REPORTS / "split.json", split.info)

@@ -1,0 +1,51 @@
+"""Events → split → history features → test targets, in memory, in one call.
+
+The DVC stages do these steps one file at a time; benchmarks and tests that compare models
+on a dataset use this so that they follow exactly the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from shoprec.config import EvaluationParams, FeatureParams, SplitParams
+from shoprec.data.split import Split, split_events
+from shoprec.evaluation.evaluate import TestTargets, build_targets
+from shoprec.features.interactions import Interactions, build_interactions
+
+
+@dataclass
+class Holdout:
+    split: Split
+    history: Interactions
+    targets: TestTargets
+
+
+def prepare_holdout(
+    events: pd.DataFrame,
+    items: pd.DataFrame,
+    split: SplitParams,
+    features: FeatureParams,
+    evaluation: EvaluationParams,
+) -> Holdout:
+    """Split ``events``, build the before-test interactions over ``items``, and the targets."""
+    parts = split_events(
+        events,
+        split.strategy,
+        split.test_days,
+        split.validation_days,
+        evaluation.relevant_event_types,
+        split.min_holdout_events,
+    )
+    history = build_interactions(
+        pd.concat([parts.train, parts.validation], ignore_index=True),
+        items["item_id"],
+        features.event_weights,
+        features.transform,
+    )
+    targets = build_targets(
+        parts.test, history, evaluation.relevant_event_types, evaluation.repeat_purchases
+    )
+    return Holdout(split=parts, history=history, targets=targets)

@@ -94,6 +94,10 @@ def _gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
 
+    # GE logs every temporary docs folder at INFO; keep the stage log about the data.
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return gx
 
 

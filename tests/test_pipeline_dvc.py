@@ -145,3 +145,26 @@ def test_no_test_period_interaction_reaches_the_features_or_the_models(tiny_proj
     for model in BASELINES:
         history = load_model(project / "models" / model).history
         assert (history.matrix != features.matrix).nnz == 0
+
+
+def test_changing_only_the_data_section_runs_the_pipeline_on_online_retail(tmp_path):
+    from tests.projects import make_project
+
+    sliced = REPO_ROOT / "tests/data/online_retail_slice.csv.gz"
+    project = make_project(
+        tmp_path / "retail",
+        {
+            "data": {"source": "online_retail", "path": str(sliced)},
+            "split": {"test_days": 60, "validation_days": 30},
+        },
+    )
+    dvc(project, "repro")
+    ingest = json.loads((project / "reports/ingest.json").read_text())
+    counts = ingest["counts"]["events"]
+    assert counts["read"] == counts["used"] + counts["quarantined"] == 3507
+    assert {"cancellation_invoice", "missing_customer_id"} <= set(ingest["quarantine_reasons"])
+    metrics = json.loads((project / "metrics/evaluation.json").read_text())
+    assert list(metrics) == list(BASELINES)
+    for model in BASELINES:
+        assert set(REQUIRED_KEYS) <= set(metrics[model])
+    assert json.loads((project / "reports/evaluation.json").read_text())["evaluated_users"] > 0

@@ -7,11 +7,21 @@ dotted path of the offending key, so the user gets one readable line.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+)
 
 from shoprec.data.schema import EVENT_TYPES
 from shoprec.errors import ConfigError
@@ -119,9 +129,29 @@ class EvaluationParams(_Strict):
     bootstrap: BootstrapParams = BootstrapParams()
 
 
+class RatioBounds(_Strict):
+    """Allowed ratio of a batch figure to the same figure of the previous accepted batch."""
+
+    min_ratio: PositiveFloat = 0.5
+    max_ratio: PositiveFloat = 3.0
+
+
 class ValidationParams(_Strict):
     events_suite: Path = Path("expectations/events.json")
     items_suite: Path = Path("expectations/items.json")
+    features_suite: Path = Path("expectations/features.json")
+    max_bad_row_share: float = Field(0.05, ge=0, le=1)
+    min_timestamp: AwareDatetime = datetime(1995, 1, 1, tzinfo=UTC)
+    max_future_minutes: NonNegativeInt = 60
+    max_id_length: PositiveInt = 64
+    max_text_length: PositiveInt = 1000
+    max_price: PositiveFloat = 1_000_000.0
+    max_quantity: PositiveFloat = 100_000.0
+    max_events_per_user: PositiveInt = 20_000
+    max_feature_value: PositiveFloat = 1_000_000.0
+    volume: RatioBounds = RatioBounds(min_ratio=0.5, max_ratio=3.0)
+    max_event_mix_kl: PositiveFloat = 0.1
+    items_per_user: RatioBounds = RatioBounds(min_ratio=0.5, max_ratio=2.0)
 
 
 class Params(_Strict):

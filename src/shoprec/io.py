@@ -1,4 +1,4 @@
-"""Small helpers to write stage outputs: Parquet tables and pretty, stable JSON."""
+"""Small helpers to read and write stage outputs: Parquet tables and stable JSON, atomically."""
 
 from __future__ import annotations
 
@@ -12,13 +12,18 @@ import pandas as pd
 from shoprec.errors import DataError
 
 
-def write_json(path: str | Path, payload: Any) -> Path:
-    path = Path(path)
+def _replace_atomically(path: Path, write) -> Path:
+    """Write through a temporary sibling and rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(_finite(payload), indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    tmp.replace(path)
     return path
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    text = json.dumps(_finite(payload), indent=2, sort_keys=False) + "\n"
+    return _replace_atomically(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_json(path: str | Path) -> Any:
@@ -29,10 +34,7 @@ def read_json(path: str | Path) -> Any:
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(path, index=False)
-    return path
+    return _replace_atomically(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:

@@ -20,6 +20,9 @@ ITEMS_FILE = "items.parquet"
 BEFORE_TEST = FEATURES / "before_test"
 BEFORE_VALIDATION = FEATURES / "before_validation"
 
+VALIDATION_REPORT = REPORTS / "validation"
+VALIDATION_BASELINE = VALIDATION_REPORT / "baseline.json"
+
 EVALUATION_METRICS = METRICS / "evaluation.json"
 CONFIDENCE_INTERVALS = METRICS / "confidence_intervals.json"
 CURVES = METRICS / "curves"

@@ -1,8 +1,11 @@
 """The canonical ``events`` and ``items`` tables every source produces (DESIGN.md, data contracts).
 
-Stages exchange these tables as Parquet. ``to_canonical_events`` / ``to_canonical_items`` coerce a
-frame that already has the contract's columns into the contract's dtypes, and raise a
-``DataError`` naming the column when that is impossible.
+Stages exchange these tables as Parquet. ``coerce_events`` / ``coerce_items`` bring a frame that
+has the contract's columns to the contract's dtypes without losing a row: a value that cannot be
+converted (a timestamp that is not a date, a price that is not a number) becomes missing, and
+the row's problem is returned beside it so that validation can quarantine it with its reason.
+``to_canonical_events`` / ``to_canonical_items`` are the strict forms for sources that must
+already be clean (they raise ``DataError`` on the first problem).
 """
 
 from __future__ import annotations
@@ -19,62 +22,136 @@ EVENT_OPTIONAL_COLUMNS: tuple[str, ...] = ("session_id", "quantity", "price")
 ITEM_COLUMNS: tuple[str, ...] = ("item_id", "title", "category", "brand", "price")
 ITEM_OPTIONAL_COLUMNS: tuple[str, ...] = ("description", "available")
 
+# Parquet column written by ingest beside the canonical ones: why a row could not be converted.
+PROBLEM_COLUMN = "ingest_problem"
+SOURCE_ROW_COLUMN = "source_row"
+# ... and, for such rows only, the row as it was read (JSON), so quarantine keeps the bad value.
+RAW_RECORD_COLUMN = "ingest_raw"
 
-def _require(df: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
+
+def require_columns(df: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
     missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"{table}: missing required column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(str, df.columns)) or 'no columns'}"
-        )
+    if not missing:
+        return
+    found = [str(c) for c in df.columns]
+    hint = ""
+    if len(found) == 1 and any(sep in found[0] for sep in (";", "\t", "|")):
+        hint = " (the header is a single column: is the file comma-separated?)"
+    shown = ", ".join(found[:12]) or "no columns"
+    raise DataError(
+        f"{table}: missing required column(s) {', '.join(missing)}; found {shown}{hint}"
+    )
 
 
-def _as_string(series: pd.Series, table: str, column: str) -> pd.Series:
-    if series.isna().any():
-        n = int(series.isna().sum())
-        raise DataError(f"{table}.{column}: {n} missing value(s); ids must be present")
-    return series.astype(str)
+def _text(series: pd.Series) -> pd.Series:
+    """Strings with missing values kept missing (never the text 'nan')."""
+    out = series.astype("string")
+    return out.str.strip().replace("", pd.NA)
 
 
-def to_canonical_events(df: pd.DataFrame) -> pd.DataFrame:
-    """Return ``df`` with the events contract's columns, in order, with canonical dtypes."""
-    _require(df, EVENT_COLUMNS, "events")
+def _timestamps(series: pd.Series) -> pd.Series:
+    """UTC timestamps; naive values are taken as UTC, numbers as Unix seconds (or ms)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed = pd.to_datetime(series, utc=True)
+    elif pd.api.types.is_numeric_dtype(series):
+        values = pd.to_numeric(series, errors="coerce")
+        unit = "ms" if values.abs().max() > 1e11 else "s"
+        parsed = pd.to_datetime(values, unit=unit, utc=True, errors="coerce")
+    else:
+        text = _text(series)
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        retry = parsed.isna() & text.notna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+    return parsed.astype("datetime64[us, UTC]")
+
+
+def _numbers(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce").astype("float64")
+
+
+def _note(problems: pd.Series, mask: pd.Series, text: str) -> None:
+    problems[mask & problems.isna()] = text
+
+
+def coerce_events(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Canonical events plus, per row, the first conversion problem (or <NA>)."""
+    require_columns(df, EVENT_COLUMNS, "events")
+    problems = pd.Series(pd.NA, index=df.index, dtype="string")
     out = pd.DataFrame(
         {
-            "user_id": _as_string(df["user_id"], "events", "user_id"),
-            "item_id": _as_string(df["item_id"], "events", "item_id"),
-            "event_type": df["event_type"].astype(str).str.strip().str.lower(),
+            "user_id": _text(df["user_id"]),
+            "item_id": _text(df["item_id"]),
+            "event_type": _text(df["event_type"]).str.lower(),
         }
     )
-    try:
-        out["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
-    except (ValueError, TypeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"events.timestamp: not a timestamp column ({first})") from None
-    out["timestamp"] = out["timestamp"].astype("datetime64[us, UTC]")
+    out["timestamp"] = _timestamps(df["timestamp"])
+    _note(problems, out["timestamp"].isna() & df["timestamp"].notna(), "unparseable_timestamp")
     if "session_id" in df.columns:
-        out["session_id"] = df["session_id"].astype("string")
+        out["session_id"] = _text(df["session_id"])
     for column in ("quantity", "price"):
         if column in df.columns:
-            try:
-                out[column] = pd.to_numeric(df[column]).astype("float64")
-            except (ValueError, TypeError) as exc:
-                raise DataError(f"events.{column}: not numeric ({exc})") from None
-    return out.reset_index(drop=True)
+            out[column] = _numbers(df[column])
+            bad = out[column].isna() & _text(df[column].astype("string")).notna()
+            _note(problems, bad, f"non_numeric_{column}")
+    return out.reset_index(drop=True), problems.reset_index(drop=True)
 
 
-def to_canonical_items(df: pd.DataFrame) -> pd.DataFrame:
-    """Return ``df`` with the items contract's columns, in order, with canonical dtypes."""
-    _require(df, ITEM_COLUMNS, "items")
-    out = pd.DataFrame({"item_id": _as_string(df["item_id"], "items", "item_id")})
+def coerce_items(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Canonical items plus, per row, the first conversion problem (or <NA>)."""
+    require_columns(df, ITEM_COLUMNS, "items")
+    problems = pd.Series(pd.NA, index=df.index, dtype="string")
+    out = pd.DataFrame({"item_id": _text(df["item_id"])})
     for column in ("title", "category", "brand"):
         out[column] = df[column].astype("string").fillna("")
-    try:
-        out["price"] = pd.to_numeric(df["price"]).astype("float64")
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"items.price: not numeric ({exc})") from None
+    out["price"] = _numbers(df["price"])
+    _note(
+        problems,
+        out["price"].isna() & _text(df["price"].astype("string")).notna(),
+        "non_numeric_price",
+    )
     if "description" in df.columns:
         out["description"] = df["description"].astype("string")
     if "available" in df.columns:
-        out["available"] = df["available"].astype("boolean")
-    return out.reset_index(drop=True)
+        text = _text(df["available"].astype("string")).str.lower()
+        mapped = text.map(
+            {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        )
+        out["available"] = mapped.astype("boolean")
+        _note(problems, mapped.isna() & text.notna(), "non_boolean_available")
+    return out.reset_index(drop=True), problems.reset_index(drop=True)
+
+
+def _strict(table: str, df: pd.DataFrame, problems: pd.Series, ids: tuple[str, ...]):
+    for column in ids:
+        missing = int(df[column].isna().sum())
+        if missing:
+            raise DataError(f"{table}.{column}: {missing} missing value(s); ids must be present")
+    bad = problems.dropna()
+    if len(bad):
+        raise DataError(f"{table}: {len(bad)} row(s) cannot be converted, e.g. {bad.iloc[0]}")
+    return df
+
+
+def to_canonical_events(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with the events contract's columns and dtypes; raise on any bad value."""
+    out, problems = coerce_events(df)
+    return _strict("events", out, problems, ("user_id", "item_id"))
+
+
+def to_canonical_items(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with the items contract's columns and dtypes; raise on any bad value."""
+    out, problems = coerce_items(df)
+    return _strict("items", out, problems, ("item_id",))
+
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_TYPES",
+    "ITEM_COLUMNS",
+    "PROBLEM_COLUMN",
+    "coerce_events",
+    "coerce_items",
+    "to_canonical_events",
+    "to_canonical_items",
+]

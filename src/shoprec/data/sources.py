@@ -11,21 +11,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from shoprec.config import DataSource, FilesSource, OnlineRetailSource, SyntheticSource
-from shoprec.data.schema import to_canonical_events, to_canonical_items
+from shoprec.data.schema import coerce_events, coerce_items
 from shoprec.data.tables import read_table
 
 QUARANTINE_COLUMNS = ("table", "source_row", "reason")
-
-# CSV columns read as text, not inferred: an id "007" must not become the number 7 (and stop
-# matching the other table), nor a brand "1000" in a column with gaps the text "1000.0".
-EVENTS_CSV_DTYPES: dict[str, object] = {"user_id": str, "item_id": str, "session_id": str}
-ITEMS_CSV_DTYPES: dict[str, object] = {
-    "item_id": str,
-    "title": str,
-    "category": str,
-    "brand": str,
-    "description": str,
-}
 
 
 @dataclass
@@ -42,6 +31,12 @@ class SourceData:
     quarantine: pd.DataFrame = field(default_factory=lambda: empty_quarantine())
     rows_read: dict[str, int] = field(default_factory=dict)
     notes: dict[str, object] = field(default_factory=dict)
+    problems: dict[str, pd.Series] = field(default_factory=dict)
+    """Per table, per row: why a value could not be converted (<NA> when it could).
+    Such rows are still in ``events``/``items``; validation quarantines them."""
+    raw: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Per table, the rows as read before conversion (same rows, same order as the tables),
+    so that a quarantined row keeps its original values."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per table: rows read, rows used, rows quarantined (read == used + quarantined)."""
@@ -68,6 +63,24 @@ def empty_quarantine() -> pd.DataFrame:
     )
 
 
+def read_canonical_files(events_path, items_path) -> SourceData:
+    """Canonical tables from CSV(.gz)/Parquet files, every CSV column read as text first.
+
+    Nothing is inferred (an id "007" stays "007"); values that do not convert are kept as
+    missing, with the row's problem in ``problems`` for validation to quarantine.
+    """
+    raw_events = read_table(events_path, dtype=str)
+    raw_items = read_table(items_path, dtype=str)
+    events, event_problems = coerce_events(raw_events)
+    items, item_problems = coerce_items(raw_items)
+    return SourceData(
+        events=events,
+        items=items,
+        problems={"events": event_problems, "items": item_problems},
+        raw={"events": raw_events, "items": raw_items},
+    )
+
+
 def load_source(spec: DataSource) -> SourceData:
     """Read the source described by ``spec`` (a member of ``params.data``)."""
     if isinstance(spec, SyntheticSource):
@@ -78,9 +91,7 @@ def load_source(spec: DataSource) -> SourceData:
         )
         return SourceData(events=events, items=items)
     if isinstance(spec, FilesSource):
-        events = to_canonical_events(read_table(spec.events, dtype=EVENTS_CSV_DTYPES))
-        items = to_canonical_items(read_table(spec.items, dtype=ITEMS_CSV_DTYPES))
-        return SourceData(events=events, items=items)
+        return read_canonical_files(spec.events, spec.items)
     if isinstance(spec, OnlineRetailSource):
         from shoprec.data.online_retail import read_online_retail
 

@@ -24,8 +24,11 @@ def table_format(path: Path) -> str:
     raise DataError(f"{path}: unknown table format; use .csv, .csv.gz or .parquet")
 
 
-def read_table(path: str | Path, dtype: dict[str, object] | None = None) -> pd.DataFrame:
-    """Read ``path`` (CSV, CSV.gz or Parquet); ``dtype`` applies to CSV columns only."""
+def read_table(path: str | Path, dtype: object = None) -> pd.DataFrame:
+    """Read ``path`` (CSV, CSV.gz or Parquet); ``dtype`` applies to CSV columns only.
+
+    A UTF-8 byte-order mark at the start of a CSV file is accepted and dropped.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
@@ -35,7 +38,7 @@ def read_table(path: str | Path, dtype: dict[str, object] | None = None) -> pd.D
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, dtype=dtype, keep_default_na=True, encoding="utf-8")
+        return pd.read_csv(path, dtype=dtype, keep_default_na=True, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
     except UnicodeDecodeError as exc:

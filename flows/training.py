@@ -3,6 +3,7 @@
 Stages run through ``dvc repro --single-item`` (see ``shoprec.dvc_stages``), so this flow
 and ``dvc repro`` produce the same versioned outputs and share DVC's cache: an unchanged
 stage is skipped here too. A failed stage fails the flow with the stage's readable error.
+The data validation report is published as artifacts whether the batch was accepted or not.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
 from shoprec import layout
 from shoprec.dvc_stages import list_stages, repro_stage
@@ -43,6 +44,34 @@ def metrics_markdown(metrics: dict, intervals: dict) -> str:
     return "\n".join(lines)
 
 
+def publish_validation_report(root: Path) -> None:
+    """Link the validation report (HTML) and show its counts, accepted or rejected."""
+    summary_path = root / layout.VALIDATION_REPORT / "summary.json"
+    if not summary_path.is_file():
+        return
+    summary = read_json(summary_path)
+    verdict = "accepted" if summary["accepted"] else f"**rejected**: {summary['message']}"
+    lines = [
+        f"# Data validation: {verdict}",
+        "",
+        "| table | in | accepted | quarantined |",
+        "|---|---|---|---|",
+    ]
+    for table, c in summary["counts"].items():
+        lines.append(f"| {table} | {c['in']:,} | {c['accepted']:,} | {c['quarantined']:,} |")
+    for table, reasons in summary["quarantine_reasons"].items():
+        for reason, n in reasons.items():
+            lines.append(f"\n- {table}: {reason} × {n:,}")
+    create_markdown_artifact(
+        key="shoprec-validation", markdown="\n".join(lines), description="Data validation summary"
+    )
+    create_link_artifact(
+        key="shoprec-validation-report",
+        link=(root / layout.VALIDATION_REPORT / "index.html").as_uri(),
+        link_text="validation report (HTML)",
+    )
+
+
 @flow(name="shoprec-training", log_prints=True)
 def training_flow(project_dir: str = ".", force: bool = False) -> dict:
     """Run the whole pipeline of ``project_dir`` and publish the test metrics."""
@@ -51,7 +80,11 @@ def training_flow(project_dir: str = ".", force: bool = False) -> dict:
     stages = list_stages(root)
     logger.info("stages: %s", ", ".join(stages))
     for stage in stages:
-        run_stage(stage, str(root), force=force)
+        try:
+            run_stage(stage, str(root), force=force)
+        finally:
+            if stage == "validate":
+                publish_validation_report(root)
     metrics = read_json(root / layout.EVALUATION_METRICS)
     intervals_path = root / layout.CONFIDENCE_INTERVALS
     intervals = read_json(intervals_path) if intervals_path.is_file() else {}

@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shoprec.errors import ShoprecError
 
@@ -41,7 +42,9 @@ def readable_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ShoprecError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -100,6 +103,64 @@ def stage(
         raise ShoprecError(f"unknown stage {name!r}; stages: {', '.join(STAGE_PARAMS)}")
     configure_logging()
     run_stage(name, load_params(params), *([model] if model else []))
+
+
+@app.command("validate")
+@readable_errors
+def validate(
+    events: Annotated[Path, typer.Option(help="Events file: CSV, CSV.gz or Parquet.")],
+    items: Annotated[Path, typer.Option(help="Items (catalogue) file: CSV, CSV.gz or Parquet.")],
+    report: Annotated[
+        Path | None, typer.Option(help="Directory for the HTML report and its JSON summary.")
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Profile of the previous accepted batch: volume and event mix are compared "
+            "with it, and an accepted batch is written there as the new one."
+        ),
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Check an export against the data contracts (the rules of the validate stage).
+
+    Exit 0 when the batch is accepted (bad rows are counted as quarantined), exit 1 with the
+    reason when it is rejected. Uses the `validation` section of the parameters file; the
+    suite paths in it are relative to that file's folder (the project root).
+    """
+    from rich.table import Table
+
+    from shoprec.config import load_params
+    from shoprec.validation.batch import validate_files
+
+    settings = load_params(params).validation
+    root = params.resolve().parent
+    settings = settings.model_copy(
+        update={
+            name: root / getattr(settings, name)
+            for name in ("events_suite", "items_suite", "features_suite")
+        }
+    )
+    with console.status("validating…"):
+        outcome = validate_files(events, items, settings, baseline, report)
+    table = Table(title="rows", title_justify="left")
+    for column in ("table", "in", "accepted", "quarantined", "reasons"):
+        table.add_column(column, justify="left" if column in ("table", "reasons") else "right")
+    for name, counts in outcome.counts().items():
+        reasons = ", ".join(
+            f"{escape(r)} {n:,}" for r, n in outcome.checks[name].reason_counts().items()
+        )
+        table.add_row(
+            name, *(f"{counts[k]:,}" for k in ("in", "accepted", "quarantined")), reasons or "—"
+        )
+    console.print(table)
+    for note in outcome.notes:
+        console.print(f"[dim]{note}[/dim]")
+    if report is not None:
+        console.print(f"report: {escape(str(report / 'index.html'))}", highlight=False)
+    if not outcome.accepted:
+        raise ShoprecError(f"batch rejected: {outcome.message}")
+    console.print("[green]batch accepted[/green]")
 
 
 @app.command("params")

@@ -20,7 +20,7 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "ingest": ("data",),
     "validate": ("validation",),
     "split": ("split", "evaluation.relevant_event_types"),
-    "features": ("features",),
+    "features": ("features", "validation.features_suite", "validation.max_feature_value"),
     "train": ("models.{model}",),
     "evaluate": ("train.models", "evaluation"),
 }

@@ -2,7 +2,8 @@
 
 ``data/features/before_test`` (train + validation events) is what models are fit on for
 the test evaluation; ``data/features/before_validation`` (train events only) is for tuning
-and early stopping. Test-period events never reach either.
+and early stopping. Test-period events never reach either. Both are checked against the
+features suite (``expectations/features.json``) before they are written.
 """
 
 from __future__ import annotations
@@ -13,10 +14,27 @@ import pandas as pd
 
 from shoprec import layout
 from shoprec.config import Params
-from shoprec.features.interactions import build_interactions
+from shoprec.errors import DataError
+from shoprec.features.interactions import Interactions, build_interactions
 from shoprec.io import read_parquet, write_json
+from shoprec.validation.suites import validate_table
 
 log = logging.getLogger(__name__)
+
+
+def check_features(interactions: Interactions, suite, max_value: float, name: str) -> None:
+    """Run the features suite on the matrix's cells; a failure stops the pipeline."""
+    cells = interactions.matrix.tocoo()
+    frame = pd.DataFrame(
+        {
+            "user_id": interactions.user_ids[cells.row],
+            "item_id": interactions.item_ids[cells.col],
+            "value": cells.data,
+        }
+    )
+    result = validate_table(frame, suite, name, parameters={"max_feature_value": max_value})
+    if not result.success:
+        raise DataError(result.message())
 
 
 def run(params: Params) -> dict:
@@ -30,6 +48,12 @@ def run(params: Params) -> dict:
         (layout.BEFORE_VALIDATION, train),
     ):
         interactions = build_interactions(events, catalogue, f.event_weights, f.transform)
+        check_features(
+            interactions,
+            params.validation.features_suite,
+            params.validation.max_feature_value,
+            f"features/{target.name}",
+        )
         interactions.save(target)
         n_users, n_items = interactions.shape
         report[target.name] = {

@@ -37,10 +37,12 @@ def load_training_module():
 def read_artifact(key: str):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
         )
     return found
 
@@ -60,8 +62,10 @@ def test_flow_runs_every_stage_through_dvc_and_publishes_the_metrics(prefect_api
     # The flow and `dvc repro` agree: nothing is left to reproduce.
     from tests.projects import dvc
 
-    assert "up to date" in dvc(tiny_project, "status").stdout
+    assert dvc(tiny_project, "status").stdout.split() == ["ingest:", "always", "changed"]
 
+    validation = read_artifact("shoprec-validation")
+    assert validation and "accepted" in validation[0].data
     artifacts = read_artifact("shoprec-evaluation")
     assert artifacts, "the metrics table artifact was not published"
     assert "| itemknn |" in artifacts[0].data
@@ -73,7 +77,10 @@ def test_a_failing_stage_fails_the_flow_with_the_stage_message(prefect_api, tiny
     suite_path = tiny_project / "expectations/events.json"
     suite = json.loads(suite_path.read_text())
     for expectation in suite["expectations"]:
-        if expectation["type"] == "expect_column_values_to_be_in_set":
+        if (
+            expectation["kwargs"].get("column") == "event_type"
+            and "value_set" in expectation["kwargs"]
+        ):
             expectation["kwargs"]["value_set"] = ["purchase"]
     suite_path.write_text(json.dumps(suite))
     before = (tiny_project / "metrics/evaluation.json").read_text()
@@ -81,9 +88,15 @@ def test_a_failing_stage_fails_the_flow_with_the_stage_message(prefect_api, tiny
         training.training_flow(project_dir=str(tiny_project))
     message = str(failure.value)
     assert message.startswith("stage 'validate' failed: shoprec validate: error:")
-    assert "expect_column_values_to_be_in_set on column 'event_type'" in message
+    assert "unknown_event_type" in message
+    assert "expect_column_values_to_be_in_set on 'event_type'" in message
     assert "Traceback" not in message
     assert (tiny_project / "metrics/evaluation.json").read_text() == before
+    # The validation report is published even though the batch was rejected.
+    (summary,) = read_artifact("shoprec-validation")[:1]
+    assert "rejected" in summary.data and "unknown_event_type" in summary.data
+    (link,) = read_artifact("shoprec-validation-report")[:1]
+    assert "reports/validation/index.html" in link.data
 
 
 def test_prefect_yaml_declares_a_nightly_deployment_of_the_training_flow():

@@ -52,11 +52,14 @@ def test_repro_produces_every_output_and_a_second_run_changes_nothing(tiny_proje
     low, high = intervals["ease"]["ndcg@10"]
     assert low <= metrics["ease"]["ndcg@10"] <= high
 
+    lock = (tiny_project / "dvc.lock").read_text()
     again = dvc(tiny_project, "repro")
-    assert ran_stages(again.stdout) == set(), again.stdout
-    assert "Data and pipelines are up to date" in again.stdout
-    status = dvc(tiny_project, "status")
-    assert "up to date" in status.stdout
+    # ingest always re-reads its source (DVC cannot see a file named in params change);
+    # its outputs are identical, so nothing after it runs and nothing changes.
+    assert ran_stages(again.stdout) == {"ingest"}, again.stdout
+    assert (tiny_project / "dvc.lock").read_text() == lock
+    for stage in ("validate", "split", "features", "evaluate"):
+        assert f"Stage '{stage}' didn't change, skipping" in again.stdout
 
     plots = dvc(tiny_project, "plots", "show", "--json")
     shown = json.loads(plots.stdout)["data"]
@@ -74,7 +77,7 @@ def test_a_model_param_change_reruns_exactly_its_stages_and_never_restores_stale
 
     write_params(project, {"models": {"ease": {"l2": l2 * 20}}})
     out = dvc(project, "repro").stdout
-    assert ran_stages(out) == {"train@ease", "evaluate"}, out
+    assert ran_stages(out) - {"ingest"} == {"train@ease", "evaluate"}, out
     second = {m: tree_digest(project / "models" / m) for m in BASELINES}
     second_metrics = json.loads((project / "metrics/evaluation.json").read_text())
     assert second["ease"] != first["ease"]
@@ -104,7 +107,7 @@ def test_a_failing_stage_stops_the_pipeline_with_one_readable_line(tiny_project)
     output = proc.stdout + proc.stderr
     assert "shoprec split: error: split: the data spans 28 day(s)" in output
     assert "Traceback" not in output
-    assert ran_stages(proc.stdout) == {"split"}
+    assert ran_stages(proc.stdout) - {"ingest"} == {"split"}
     assert (tiny_project / "metrics/evaluation.json").read_text() == before
 
 
@@ -168,3 +171,67 @@ def test_changing_only_the_data_section_runs_the_pipeline_on_online_retail(tmp_p
     for model in BASELINES:
         assert set(REQUIRED_KEYS) <= set(metrics[model])
     assert json.loads((project / "reports/evaluation.json").read_text())["evaluated_users"] > 0
+
+
+def test_a_rejected_batch_leaves_the_last_good_outputs_and_metrics_untouched(tmp_path):
+    import pandas as pd
+
+    from shoprec.data.synthetic import generate_shop
+    from tests.projects import make_project
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    events, items = generate_shop(users=300, items=200, days=21, seed=4)
+    events.to_csv(exports / "events.csv", index=False)
+    items.to_csv(exports / "items.csv", index=False)
+    project = make_project(
+        tmp_path / "shop",
+        {
+            "data": {
+                "source": "files",
+                "events": str(exports / "events.csv"),
+                "items": str(exports / "items.csv"),
+            },
+            "split": {"test_days": 7, "validation_days": 7},
+        },
+    )
+    dvc(project, "repro")
+    kept = ["data/raw", "data/validated", "data/features", "models"]
+    files = ["metrics/evaluation.json", "metrics/confidence_intervals.json"]
+
+    def snapshot() -> dict[str, str]:
+        state = {p: tree_digest(project / p) for p in kept}
+        state.update({p: (project / p).read_text() for p in files})
+        return state
+
+    good = snapshot()
+    summary = json.loads((project / "reports/validation/summary.json").read_text())
+    assert summary["accepted"] is True
+
+    # The next export is ten times the volume (new users): a batch-level rejection.
+    spike = pd.concat([events.assign(user_id=events["user_id"] + f"-{copy}") for copy in range(10)])
+    spike.to_csv(exports / "events.csv", index=False)
+    proc = dvc(project, "repro", check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "shoprec validate: error: batch rejected:" in output
+    assert "expect_table_row_count_to_be_between" in output
+    assert "Traceback" not in output
+    assert ran_stages(proc.stdout) == {"ingest", "validate"}
+    after = snapshot()
+    assert {k: v for k, v in after.items() if k != "data/raw"} == {
+        k: v for k, v in good.items() if k != "data/raw"
+    }
+    summary = json.loads((project / "reports/validation/summary.json").read_text())
+    assert summary["accepted"] is False and "row_count" in summary["message"]
+    assert "rejected" in (project / "reports/validation/index.html").read_text()
+
+    # An export that cannot be read at all stops at ingest and replaces nothing, raw data included.
+    (exports / "events.csv").write_text("user_id;item_id;event_type;timestamp\nu1;i1;view;2026\n")
+    proc = dvc(project, "repro", check=False)
+    assert proc.returncode != 0
+    assert "is the file comma-separated?" in proc.stdout + proc.stderr
+    assert snapshot()["data/raw"] == after["data/raw"]
+    assert {k: v for k, v in snapshot().items() if k != "data/raw"} == {
+        k: v for k, v in good.items() if k != "data/raw"
+    }

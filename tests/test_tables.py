@@ -221,7 +221,9 @@ def test_files_source_missing_file_is_a_data_error(tmp_path: Path):
         load_source(spec)
 
 
-def test_files_source_bad_timestamp_is_a_data_error(tmp_path: Path):
-    events = "user_id,item_id,event_type,timestamp\na,x,view,not a time\n"
-    with pytest.raises(DataError, match="timestamp"):
-        load_source(write_source(tmp_path, events, ITEMS_CSV))
+def test_files_source_keeps_a_row_with_a_bad_timestamp_and_names_its_problem(tmp_path: Path):
+    events = "user_id,item_id,event_type,timestamp\na,x,view,not a time\nb,x,view,2026-01-01\n"
+    data = load_source(write_source(tmp_path, events, ITEMS_CSV))
+    assert len(data.events) == 2  # nothing is dropped here: validation quarantines it
+    assert data.events["timestamp"].isna().tolist() == [True, False]
+    assert data.problems["events"].tolist() == ["unparseable_timestamp", pd.NA]

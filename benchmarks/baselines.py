@@ -1,8 +1,9 @@
 """Quality and speed of the three baselines on a dataset (default: the real Online Retail log).
 
-Runs the same library code as the DVC stages (source → temporal split → features → fit →
-full-ranking evaluation with bootstrap intervals), timing each model's fit and its top-K
-for every test user. Prints a table and writes ``benchmarks/results/baselines_<name>.json``.
+Runs the same library code as the DVC stages (source → validation → temporal split →
+features → fit → full-ranking evaluation with bootstrap intervals), timing each model's fit
+and its top-K for every test user. Prints a table and writes
+``benchmarks/results/baselines_<name>.json``.
 
     python benchmarks/baselines.py                       # ../shared/datasets/online_retail
     python benchmarks/baselines.py --dataset synthetic   # the default synthetic shop
@@ -24,6 +25,7 @@ from shoprec.data.sources import load_source
 from shoprec.evaluation.evaluate import evaluate_ranking
 from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.models import BASELINES, create_model
+from shoprec.validation.batch import validate_batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info
@@ -51,6 +53,13 @@ def main() -> None:
     console = Console(width=200)
     started = time.perf_counter()
     data = load_source(source)
+    settings = params.validation.model_copy(
+        update={k: ROOT / getattr(params.validation, k) for k in ("events_suite", "items_suite")}
+    )
+    checked = validate_batch(data.events, data.items, settings, problems=data.problems)
+    if not checked.accepted:
+        raise SystemExit(f"the data was rejected by validation: {checked.message}")
+    data.events, data.items = checked.events, checked.items
     load_s = time.perf_counter() - started
     e = params.evaluation
     holdout = prepare_holdout(data.events, data.items, params.split, params.features, e)
@@ -119,7 +128,8 @@ def main() -> None:
         "benchmark": "baselines",
         "dataset": args.dataset,
         "machine": machine_info(),
-        "load_seconds": round(load_s, 2),
+        "load_and_validate_seconds": round(load_s, 2),
+        "validation": checked.counts(),
         "protocol": {
             "split": split.info,
             "ks": e.ks,

@@ -20,53 +20,37 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from shoprec.config import OnlineRetailSource, load_params
-from shoprec.data.sources import load_source
+from shoprec.config import load_params
 from shoprec.evaluation.evaluate import evaluate_ranking
 from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.models import BASELINES, create_model
-from shoprec.validation.batch import validate_batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from datasets import DATASETS, ONLINE_RETAIL, load_validated
 from machine import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
-ONLINE_RETAIL = ROOT.parent / "shared/datasets/online_retail/online_retail.csv.gz"
 SHOWN = ("ndcg@10", "recall@20", "precision@10", "hitrate@10", "coverage@10")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--dataset", choices=["online_retail", "synthetic"], default="online_retail"
-    )
+    parser.add_argument("--dataset", choices=DATASETS, default="online_retail")
     parser.add_argument("--path", type=Path, default=ONLINE_RETAIL, help="Online Retail file")
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args()
 
     params = load_params(ROOT / "params.yaml")
-    source = (
-        OnlineRetailSource(source="online_retail", path=args.path)
-        if args.dataset == "online_retail"
-        else params.data
-    )
     console = Console(width=200)
     started = time.perf_counter()
-    data = load_source(source)
-    settings = params.validation.model_copy(
-        update={k: ROOT / getattr(params.validation, k) for k in ("events_suite", "items_suite")}
-    )
-    checked = validate_batch(data.events, data.items, settings, problems=data.problems)
-    if not checked.accepted:
-        raise SystemExit(f"the data was rejected by validation: {checked.message}")
-    data.events, data.items = checked.events, checked.items
+    events, items, counts = load_validated(args.dataset, params, args.path)
     load_s = time.perf_counter() - started
     e = params.evaluation
-    holdout = prepare_holdout(data.events, data.items, params.split, params.features, e)
+    holdout = prepare_holdout(events, items, params.split, params.features, e)
     split, history, targets = holdout.split, holdout.history, holdout.targets
     k_max = max(e.ks)
     console.print(
-        f"{args.dataset}: {len(data.events):,} events, history {history.shape[0]:,} users × "
+        f"{args.dataset}: {len(events):,} events, history {history.shape[0]:,} users × "
         f"{history.shape[1]:,} items, {len(targets.user_rows):,} test users "
         f"({split.info['strategy']} split, test from "
         f"{split.info.get('test_start', 'per user')[:10]})"
@@ -129,7 +113,7 @@ def main() -> None:
         "dataset": args.dataset,
         "machine": machine_info(),
         "load_and_validate_seconds": round(load_s, 2),
-        "validation": checked.counts(),
+        "validation": counts,
         "protocol": {
             "split": split.info,
             "ks": e.ks,

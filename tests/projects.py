@@ -17,7 +17,17 @@ PROJECT_FILES = ("dvc.yaml", "params.yaml", "pipelines", "expectations", "src", 
 TINY_PARAMS = {
     "data": {"source": "synthetic", "users": 400, "items": 250, "days": 28, "seed": 3},
     "split": {"test_days": 7, "validation_days": 7},
-    "models": {"itemknn": {"neighbors": 50}, "ease": {"l2": 100.0}},
+    "models": {
+        "itemknn": {"neighbors": 50},
+        "ease": {"l2": 100.0},
+        "two_tower": {
+            "embedding_dim": 16,
+            "history_length": 8,
+            "batch_size": 256,
+            "epochs": 2,
+            "user_hash_bins": 2000,
+        },
+    },
     "evaluation": {"bootstrap": {"samples": 200}},
 }
 

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from shoprec.errors import ConfigError, DataError
 from shoprec.features.interactions import Interactions
-from shoprec.models import MODELS, create_model, load_model
+from shoprec.models import BASELINES, create_model, load_model
 from shoprec.models.base import METADATA_FILE, top_k
 from shoprec.models.ease import EASE
 from shoprec.models.itemknn import ItemKNN, cosine_neighbours
@@ -228,7 +228,7 @@ def test_ease_refuses_too_many_items():
 
 
 # -- ranking -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(BASELINES))
 def test_recommend_indices_excludes_seen_items(name):
     dense = random_dense(5)
     history = make_interactions(dense)
@@ -288,7 +288,7 @@ PARAMS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(BASELINES))
 def test_save_load_round_trip(tmp_path: Path, name: str):
     dense = random_dense(6)
     history = make_interactions(dense)
@@ -311,7 +311,7 @@ def test_save_load_round_trip(tmp_path: Path, name: str):
     pd.testing.assert_frame_equal(model.recommend(users, k=4), loaded.recommend(users, k=4))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(BASELINES))
 def test_saved_files_contain_no_pickle(tmp_path: Path, name: str):
     model = create_model(name, **PARAMS[name]).fit(make_interactions(random_dense(7)))
     directory = model.save(tmp_path / "m")

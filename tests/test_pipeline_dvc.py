@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shoprec.models import BASELINES
+from shoprec.models import BASELINES, EVENT_MODELS
 from shoprec.stages import STAGE_PARAMS
 from tests.projects import REPO_ROOT, dvc, write_params
 
 pytestmark = pytest.mark.slow
 
 REQUIRED_KEYS = ("ndcg@10", "recall@20", "precision@10", "coverage@10")
+ALL_MODELS = (*BASELINES, *EVENT_MODELS)
 
 
 def ran_stages(output: str) -> set[str]:
@@ -42,8 +43,8 @@ def test_dvc_yaml_declares_exactly_the_params_each_stage_reads():
 
 def test_repro_produces_every_output_and_a_second_run_changes_nothing(tiny_project):
     metrics = json.loads((tiny_project / "metrics/evaluation.json").read_text())
-    assert list(metrics) == list(BASELINES)
-    for model in BASELINES:
+    assert list(metrics) == list(ALL_MODELS)
+    for model in ALL_MODELS:
         for key in REQUIRED_KEYS:
             assert 0.0 <= metrics[model][key] <= 1.0, (model, key)
         assert (tiny_project / "models" / model / "model.json").is_file()
@@ -63,7 +64,7 @@ def test_repro_produces_every_output_and_a_second_run_changes_nothing(tiny_proje
 
     plots = dvc(tiny_project, "plots", "show", "--json")
     shown = json.loads(plots.stdout)["data"]
-    assert {f"metrics/curves/{m}.json" for m in BASELINES} <= set(shown)
+    assert {f"metrics/curves/{m}.json" for m in ALL_MODELS} <= set(shown)
 
 
 def test_a_model_param_change_reruns_exactly_its_stages_and_never_restores_stale_outputs(
@@ -145,7 +146,7 @@ def test_no_test_period_interaction_reaches_the_features_or_the_models(tiny_proj
     c = features.item_positions(test_only["item_id"])
     known = r >= 0
     assert not features.matrix[r[known], c[known]].any()
-    for model in BASELINES:
+    for model in ALL_MODELS:
         history = load_model(project / "models" / model).history
         assert (history.matrix != features.matrix).nnz == 0
 
@@ -167,8 +168,8 @@ def test_changing_only_the_data_section_runs_the_pipeline_on_online_retail(tmp_p
     assert counts["read"] == counts["used"] + counts["quarantined"] == 3507
     assert {"cancellation_invoice", "missing_customer_id"} <= set(ingest["quarantine_reasons"])
     metrics = json.loads((project / "metrics/evaluation.json").read_text())
-    assert list(metrics) == list(BASELINES)
-    for model in BASELINES:
+    assert list(metrics) == list(ALL_MODELS)
+    for model in ALL_MODELS:
         assert set(REQUIRED_KEYS) <= set(metrics[model])
     assert json.loads((project / "reports/evaluation.json").read_text())["evaluated_users"] > 0
 

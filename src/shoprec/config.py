@@ -106,12 +106,33 @@ class TrainParams(_Strict):
     models: list[ModelName] = Field(
         default_factory=lambda: ["most_popular", "itemknn", "ease"], min_length=1
     )
+    two_tower: bool = True
+
+
+class TwoTowerParams(_Strict):
+    """The TensorFlow two-tower retrieval model (see shoprec.models.two_tower)."""
+
+    embedding_dim: PositiveInt = 64
+    history_length: PositiveInt = 20
+    temperature: PositiveFloat = 0.1
+    learning_rate: PositiveFloat = 0.001
+    batch_size: PositiveInt = 1024
+    epochs: PositiveInt = 10
+    patience: PositiveInt = 3
+    id_dropout: float = Field(0.15, ge=0, lt=1)
+    random_negatives: int = Field(0, ge=0)
+    user_hash_bins: PositiveInt = 50_000
+    n_price_buckets: PositiveInt = 16
+    early_stopping_k: PositiveInt = 20
+    refit: bool = True
+    seed: int = 42
 
 
 class ModelParams(_Strict):
     most_popular: MostPopularParams = MostPopularParams()
     itemknn: ItemKNNParams = ItemKNNParams()
     ease: EASEParams = EASEParams()
+    two_tower: TwoTowerParams = TwoTowerParams()
 
 
 class BootstrapParams(_Strict):

@@ -34,6 +34,7 @@ class ModelEvaluation:
     values: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     users: int
+    cold_items: dict[str, float] = field(default_factory=dict)
 
 
 def build_targets(
@@ -99,7 +100,13 @@ def evaluate_ranking(
     intervals = bootstrap_ci(per_user, samples=bootstrap_samples, confidence=confidence, seed=seed)
     for name, value in coverage(recommended, targets.targets.shape[1], ks).items():
         values[name] = float(value)
-    return ModelEvaluation(values=values, intervals=intervals, users=len(targets.user_rows))
+    new_items = np.asarray(item_popularity) == 0
+    return ModelEvaluation(
+        values=values,
+        intervals=intervals,
+        users=len(targets.user_rows),
+        cold_items=cold_item_recall(recommended, targets, new_items, ks),
+    )
 
 
 def evaluate_model(
@@ -124,3 +131,25 @@ def evaluate_model(
         confidence=confidence,
         seed=seed,
     )
+
+
+def cold_item_recall(
+    recommended: np.ndarray, targets: TestTargets, new_items: np.ndarray, ks: list[int]
+) -> dict[str, float]:
+    """Recall@K on the targets that are items with no interaction before the test period.
+
+    Only users with at least one such target count; a model that cannot score an item it
+    has never seen (ItemKNN, EASE) gets zero here.
+    """
+    scale = sp.diags(np.asarray(new_items, dtype=np.float32))
+    cold = (targets.targets @ scale).tocsr()
+    cold.eliminate_zeros()
+    per_user = np.diff(cold.indptr)
+    users = per_user > 0
+    out: dict[str, float] = {"users": int(users.sum()), "targets": int(cold.nnz)}
+    if not users.any():
+        return out
+    hits = hits_matrix(recommended[users], cold[users])
+    for k in sorted(set(ks)):
+        out[f"recall@{k}"] = float(np.mean(hits[:, :k].sum(axis=1) / per_user[users]))
+    return out

@@ -19,8 +19,9 @@ from shoprec.features.interactions import Interactions, build_interactions
 @dataclass
 class Holdout:
     split: Split
-    history: Interactions
+    history: Interactions  # before the test period: what models are fit on
     targets: TestTargets
+    before_validation: Interactions  # before the validation period: for tuning
 
 
 def prepare_holdout(
@@ -48,4 +49,9 @@ def prepare_holdout(
     targets = build_targets(
         parts.test, history, evaluation.relevant_event_types, evaluation.repeat_purchases
     )
-    return Holdout(split=parts, history=history, targets=targets)
+    before_validation = build_interactions(
+        parts.train, items["item_id"], features.event_weights, features.transform
+    )
+    return Holdout(
+        split=parts, history=history, targets=targets, before_validation=before_validation
+    )

@@ -8,11 +8,16 @@ from pathlib import Path
 from shoprec.errors import DataError
 from shoprec.models.base import FORMAT_VERSION, METADATA_FILE, Recommender
 from shoprec.models.ease import EASE
+from shoprec.models.embedding import EmbeddingRecommender
 from shoprec.models.itemknn import ItemKNN
 from shoprec.models.most_popular import MostPopular
 
-MODELS: dict[str, type[Recommender]] = {m.name: m for m in (MostPopular, ItemKNN, EASE)}
+MODELS: dict[str, type[Recommender]] = {
+    m.name: m for m in (MostPopular, ItemKNN, EASE, EmbeddingRecommender)
+}
 BASELINES: tuple[str, ...] = ("most_popular", "itemknn", "ease")
+# Trained from events by their own stage, not by train@<model>.
+EVENT_MODELS: tuple[str, ...] = ("two_tower",)
 
 
 def create_model(name: str, **params) -> Recommender:
@@ -45,4 +50,4 @@ def load_model(directory: str | Path) -> Recommender:
         raise DataError(f"{directory}: incomplete or corrupt model files ({exc})") from None
 
 
-__all__ = ["BASELINES", "MODELS", "Recommender", "create_model", "load_model"]
+__all__ = ["BASELINES", "EVENT_MODELS", "MODELS", "Recommender", "create_model", "load_model"]

@@ -87,6 +87,13 @@ class Recommender(ABC):
     def score(self, history: sp.csr_matrix) -> np.ndarray:
         """Dense scores (rows of ``history`` × catalogue items), higher is better."""
 
+    def score_users(self, user_rows: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Scores for known users (their rows in the fitted history); by default from ``score``.
+
+        Models that keep a vector per user (two-tower) override this.
+        """
+        return self.score(history)
+
     # -- ranking ------------------------------------------------------------------------
     def _require_fitted(self) -> Interactions:
         if self.history is None:
@@ -106,8 +113,9 @@ class Recommender(ABC):
         out_idx = np.empty((len(user_rows), k), dtype=np.int64)
         out_scores = np.empty((len(user_rows), k), dtype=np.float32)
         for start in range(0, len(user_rows), batch_size):
-            rows = history[user_rows[start : start + batch_size]]
-            scores = self.score(rows).astype(np.float32, copy=False)
+            batch = user_rows[start : start + batch_size]
+            rows = history[batch]
+            scores = self.score_users(batch, rows).astype(np.float32, copy=False)
             if exclude_seen:
                 seen_r, seen_c = rows.nonzero()
                 scores[seen_r, seen_c] = -np.inf

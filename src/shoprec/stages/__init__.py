@@ -22,14 +22,28 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "split": ("split", "evaluation.relevant_event_types"),
     "features": ("features", "validation.features_suite", "validation.max_feature_value"),
     "train": ("models.{model}",),
-    "evaluate": ("train.models", "evaluation"),
+    "train_two_tower": (
+        "models.two_tower",
+        "features.event_weights",
+        "evaluation.relevant_event_types",
+        "evaluation.repeat_purchases",
+    ),
+    "evaluate": ("train.models", "train.two_tower", "evaluation"),
 }
 
 log = logging.getLogger("shoprec.stages")
 
 
 def _runner(stage: str) -> Callable[..., object]:
-    from shoprec.stages import evaluate, features, ingest, split, train, validate
+    from shoprec.stages import (
+        evaluate,
+        features,
+        ingest,
+        split,
+        train,
+        train_two_tower,
+        validate,
+    )
 
     return {
         "ingest": ingest.run,
@@ -37,6 +51,7 @@ def _runner(stage: str) -> Callable[..., object]:
         "split": split.run,
         "features": features.run,
         "train": train.run,
+        "train_two_tower": train_two_tower.run,
         "evaluate": evaluate.run,
     }[stage]
 

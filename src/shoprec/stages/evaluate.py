@@ -1,7 +1,8 @@
 """Stage ``evaluate``: full-ranking test metrics for every trained model.
 
 Writes ``metrics/evaluation.json`` (``{model: {"ndcg@10": x, ...}}``, a DVC metrics file),
-``metrics/confidence_intervals.json`` (bootstrap intervals over users), one
+``metrics/confidence_intervals.json`` (bootstrap intervals over users),
+``metrics/cold_items.json`` (recall on targets that are items new in the test period), one
 ``metrics/curves/<model>.json`` per model for ``dvc plots`` and ``reports/evaluation.json``
 (how many users and targets the numbers rest on).
 """
@@ -37,8 +38,9 @@ def run(params: Params) -> dict:
         )
     log.info("evaluating on %d users, %d target pairs", len(targets.user_rows), targets.targets.nnz)
     ks = sorted(set(p.ks))
-    metrics, intervals = {}, {}
-    for name in params.train.models:
+    metrics, intervals, cold = {}, {}, {}
+    models = list(params.train.models) + (["two_tower"] if params.train.two_tower else [])
+    for name in models:
         model = load_model(layout.MODELS / name)
         if not np.array_equal(model.history.item_ids, history.item_ids):
             raise DataError(f"evaluate: models/{name} was fit on another catalogue; re-run train")
@@ -59,9 +61,11 @@ def run(params: Params) -> dict:
             {"k": k, **{m: round(result.values[f"{m}@{k}"], 6) for m in CURVE_METRICS}} for k in ks
         ]
         write_json(layout.CURVES / f"{name}.json", curve)
+        cold[name] = {k: round(v, 6) for k, v in result.cold_items.items()}
         log.info("%s: ndcg@%d = %.4f", name, ks[0], result.values[f"ndcg@{ks[0]}"])
     write_json(layout.EVALUATION_METRICS, metrics)
     write_json(layout.CONFIDENCE_INTERVALS, intervals)
+    write_json(layout.COLD_ITEMS, cold)
     report = {
         "protocol": {
             "ks": ks,

@@ -10,14 +10,14 @@ from shoprec.config import Params
 from shoprec.errors import ConfigError
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_parquet
-from shoprec.models import MODELS, create_model
+from shoprec.models import BASELINES, create_model
 
 log = logging.getLogger(__name__)
 
 
 def run(params: Params, model_name: str = "") -> str:
-    if model_name not in MODELS:
-        raise ConfigError(f"train: name a model to train, one of {', '.join(MODELS)}")
+    if model_name not in BASELINES:
+        raise ConfigError(f"train: name a model to train, one of {', '.join(BASELINES)}")
     history = Interactions.load(layout.BEFORE_TEST)
     items = read_parquet(layout.VALIDATED / layout.ITEMS_FILE)
     hyper = getattr(params.models, model_name).model_dump()

@@ -1,0 +1,135 @@
+"""Train the two-tower model on the split, the way the pipeline and the benchmarks do.
+
+1. Fit on events before the validation period; after each epoch, score validation users
+   (their state at the validation start) with the project's own metric code and stop early
+   on Recall@K.
+2. With ``refit``, train again on train + validation events for the best number of epochs,
+   so that the model knows the weeks just before the test period as the baselines do.
+3. Embed every catalogue item (items never seen in training are placed by their content)
+   and every user of the before-test history at the test start.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shoprec.config import TwoTowerParams
+from shoprec.evaluation.evaluate import TestTargets, build_targets, evaluate_ranking
+from shoprec.features.interactions import Interactions
+from shoprec.features.sequences import item_features, training_examples, user_states
+from shoprec.models.base import top_k
+from shoprec.models.embedding import EmbeddingRecommender
+
+log = logging.getLogger(__name__)
+
+
+def _tower(params: TwoTowerParams, epochs: int | None = None):
+    from shoprec.models.two_tower import TwoTower
+
+    p = params.model_dump()
+    for key in ("early_stopping_k", "refit"):
+        p.pop(key)
+    if epochs is not None:
+        p["epochs"] = epochs
+    return TwoTower(**p)
+
+
+def _validation_scorer(
+    targets: TestTargets,
+    history: Interactions,
+    states,
+    items,
+    k: int,
+):
+    """A callback: Recall@k of the model's current vectors on the validation targets."""
+    seen = history.matrix[targets.user_rows]
+    seen_rows, seen_cols = seen.nonzero()
+
+    def score(model) -> float:
+        users = model.user_embeddings(states)
+        scores = users @ model.item_embeddings(items).T
+        scores[seen_rows, seen_cols] = -np.inf
+        recommended, _ = top_k(scores, k)
+        result = evaluate_ranking(
+            recommended,
+            targets,
+            [k],
+            history.item_user_counts(),
+            history.shape[0],
+            bootstrap_samples=1,
+        )
+        return result.values[f"recall@{k}"]
+
+    return score
+
+
+def fit_two_tower(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    items: pd.DataFrame,
+    before_validation: Interactions,
+    before_test: Interactions,
+    params: TwoTowerParams,
+    event_weights: dict[str, float],
+    relevant_event_types: list[str],
+    repeat_purchases: bool,
+    validation_start: pd.Timestamp,
+    test_start: pd.Timestamp,
+) -> tuple[EmbeddingRecommender, dict[str, Any]]:
+    """Fit, early-stop, refit and embed; returns the ranking model and a training report."""
+    catalogue = before_test.item_ids
+    if not np.array_equal(catalogue, before_validation.item_ids):
+        raise ValueError("the two feature sets must share the catalogue order")
+    content = item_features(items, catalogue, params.n_price_buckets)
+    L = params.history_length
+    report: dict[str, Any] = {}
+
+    users, positives, weights = training_examples(train, catalogue, event_weights, L)
+    trained = np.zeros(len(catalogue), dtype=bool)
+    trained[positives] = True
+    targets = build_targets(validation, before_validation, relevant_event_types, repeat_purchases)
+    validate = None
+    if len(targets.user_rows):
+        states = user_states(
+            train, before_validation.user_ids[targets.user_rows], validation_start, catalogue, L
+        )
+        validate = _validation_scorer(
+            targets, before_validation, states, content, params.early_stopping_k
+        )
+    log.info(
+        "two-tower: %d training examples, %d validation users",
+        len(positives),
+        len(targets.user_rows),
+    )
+    started = time.perf_counter()
+    model = _tower(params)
+    history = model.fit(content, users, positives, weights, trained, validate=validate)
+    report["first_fit"] = history
+    report["validation_users"] = len(targets.user_rows)
+    best_epochs = int(history.get("best_epoch", params.epochs - 1)) + 1
+
+    history_events = pd.concat([train, validation], ignore_index=True)
+    if params.refit:
+        users, positives, weights = training_examples(history_events, catalogue, event_weights, L)
+        trained = np.zeros(len(catalogue), dtype=bool)
+        trained[positives] = True
+        model = _tower(params, epochs=best_epochs)
+        report["refit"] = model.fit(content, users, positives, weights, trained, validate=None)
+    report["training_seconds"] = round(time.perf_counter() - started, 2)
+    report["epochs_used"] = best_epochs
+    report["items_seen_in_training"] = int(trained.sum())
+
+    final_states = user_states(history_events, before_test.user_ids, test_start, catalogue, L)
+    recommender = EmbeddingRecommender.from_embeddings(
+        before_test,
+        model.user_embeddings(final_states),
+        model.item_embeddings(content),
+        tower=model,
+        **params.model_dump(),
+    )
+    return recommender, report

@@ -1,0 +1,48 @@
+"""Stage ``train_two_tower``: the TensorFlow two-tower retrieval model (GPU when present).
+
+Fits on events before the validation period with early stopping on validation Recall@K,
+refits on train + validation, and saves the user and item vectors (NumPy) with the Keras
+towers (``models/two_tower/tower``). ``reports/two_tower.json`` records the losses, the
+validation recall per epoch, the device and the training throughput.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from shoprec import layout
+from shoprec.config import Params
+from shoprec.errors import DataError
+from shoprec.features.interactions import Interactions
+from shoprec.io import read_json, read_parquet, write_json
+from shoprec.models.two_tower_fit import fit_two_tower
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> dict:
+    split = read_json(layout.REPORTS / "split.json")
+    if split.get("strategy") != "temporal":
+        raise DataError(
+            "train_two_tower: needs split.strategy temporal (user states are taken at the "
+            "validation and test start); set train.two_tower: false for leave_last_out"
+        )
+    e = params.evaluation
+    model, report = fit_two_tower(
+        read_parquet(layout.SPLIT / "train.parquet"),
+        read_parquet(layout.SPLIT / "validation.parquet"),
+        read_parquet(layout.VALIDATED / layout.ITEMS_FILE),
+        Interactions.load(layout.BEFORE_VALIDATION),
+        Interactions.load(layout.BEFORE_TEST),
+        params.models.two_tower,
+        params.features.event_weights,
+        e.relevant_event_types,
+        e.repeat_purchases,
+        pd.Timestamp(split["validation_start"]),
+        pd.Timestamp(split["test_start"]),
+    )
+    model.save(layout.MODELS / "two_tower")
+    write_json(layout.REPORTS / "two_tower.json", report)
+    return report

@@ -7,6 +7,7 @@ skipped, or restored from DVC's run cache, after that parameter changed.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import time
@@ -35,25 +36,10 @@ log = logging.getLogger("shoprec.stages")
 
 
 def _runner(stage: str) -> Callable[..., object]:
-    from shoprec.stages import (
-        evaluate,
-        features,
-        ingest,
-        split,
-        train,
-        train_two_tower,
-        validate,
-    )
-
-    return {
-        "ingest": ingest.run,
-        "validate": validate.run,
-        "split": split.run,
-        "features": features.run,
-        "train": train.run,
-        "train_two_tower": train_two_tower.run,
-        "evaluate": evaluate.run,
-    }[stage]
+    """The stage's ``run``; only that stage's module is imported (TensorFlow is slow to load)."""
+    if stage not in STAGE_PARAMS:
+        raise KeyError(stage)
+    return importlib.import_module(f"shoprec.stages.{stage}").run
 
 
 def run_stage(stage: str, params: Params, *args: str) -> object:

@@ -25,9 +25,7 @@ def load_validated(
         else params.data
     )
     data = load_source(source)
-    settings = params.validation.model_copy(
-        update={k: ROOT / getattr(params.validation, k) for k in ("events_suite", "items_suite")}
-    )
+    settings = params.validation.relative_to(ROOT)
     checked = validate_batch(data.events, data.items, settings, problems=data.problems)
     if not checked.accepted:
         raise SystemExit(f"the data was rejected by validation: {checked.message}")

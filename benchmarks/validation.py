@@ -46,10 +46,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=56)
     args = parser.parse_args()
 
-    settings = load_params(ROOT / "params.yaml").validation
-    settings = settings.model_copy(
-        update={k: ROOT / getattr(settings, k) for k in ("events_suite", "items_suite")}
-    )
+    settings = load_params(ROOT / "params.yaml").validation.relative_to(ROOT)
     console = Console(width=160)
     _, import_s = timed(lambda: __import__("great_expectations"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -637,13 +637,7 @@ CASES = [
 
 
 def _settings() -> ValidationParams:
-    settings = load_params(REPO_ROOT / "params.yaml").validation
-    return settings.model_copy(
-        update={
-            name: REPO_ROOT / getattr(settings, name)
-            for name in ("events_suite", "items_suite", "features_suite")
-        }
-    )
+    return load_params(REPO_ROOT / "params.yaml").validation.relative_to(REPO_ROOT)
 
 
 @pytest.fixture(scope="module")

@@ -133,14 +133,7 @@ def validate(
     from shoprec.config import load_params
     from shoprec.validation.batch import validate_files
 
-    settings = load_params(params).validation
-    root = params.resolve().parent
-    settings = settings.model_copy(
-        update={
-            name: root / getattr(settings, name)
-            for name in ("events_suite", "items_suite", "features_suite")
-        }
-    )
+    settings = load_params(params).validation.relative_to(params.resolve().parent)
     with console.status("validating…"):
         outcome = validate_files(events, items, settings, baseline, report)
     table = Table(title="rows", title_justify="left")

@@ -174,6 +174,11 @@ class ValidationParams(_Strict):
     max_event_mix_kl: PositiveFloat = 0.1
     items_per_user: RatioBounds = RatioBounds(min_ratio=0.5, max_ratio=2.0)
 
+    def relative_to(self, root: str | Path) -> ValidationParams:
+        """The same settings with the suite paths resolved against the project ``root``."""
+        suites = ("events_suite", "items_suite", "features_suite")
+        return self.model_copy(update={name: Path(root) / getattr(self, name) for name in suites})
+
 
 class Params(_Strict):
     data: DataSource = SyntheticSource()

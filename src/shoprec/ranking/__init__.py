@@ -1,0 +1,1 @@
+"""Two-stage recommendation: candidates from several retrieval sources, ranked by XGBoost."""

@@ -1,0 +1,179 @@
+"""First stage: the top-N items of several retrieval sources, merged into one candidate set.
+
+Sources (``SOURCES``): the two-tower vectors, ItemKNN and EASE over the interaction history,
+session co-visitation over the user's recent items, recent popularity, and recent popularity
+inside the categories the user shops. Each source scores the whole catalogue for a batch of
+users; its top N (per source, from ``params.yaml``) join the union, and each candidate keeps
+every source's score and rank as features for the ranker. The recall of the union is the
+ceiling of the second stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from shoprec.evaluation.metrics import hits_matrix
+from shoprec.features.interactions import Interactions
+from shoprec.models.base import top_k
+from shoprec.ranking.snapshot import Snapshot
+
+SOURCES: tuple[str, ...] = (
+    "two_tower",
+    "itemknn",
+    "ease",
+    "covisit",
+    "popular_recent",
+    "popular_category",
+)
+# Sources whose score sums item-to-item weights over the user's history: each candidate of
+# theirs has a "seed", the history item that contributed most.
+ITEM_TO_ITEM: tuple[str, ...] = ("itemknn", "ease", "covisit")
+
+
+@dataclass
+class CandidateSources:
+    """The retrieval sources of one moment (a cut-off) over one history."""
+
+    history: Interactions
+    snapshot: Snapshot
+    sizes: dict[str, int]  # N per source; 0 or absent: off
+    itemknn: sp.csr_matrix | None = None
+    ease: np.ndarray | None = None
+    covisit: sp.csr_matrix | None = None
+    user_vectors: np.ndarray | None = None  # two-tower, one row per history user
+    item_vectors: np.ndarray | None = None
+
+    @property
+    def active(self) -> list[str]:
+        return [s for s in SOURCES if self.sizes.get(s, 0) > 0]
+
+    def scores(self, source: str, rows: np.ndarray) -> np.ndarray:
+        """Dense scores (len(rows) × catalogue) of one source, higher is better."""
+        snap = self.snapshot
+        if source == "two_tower":
+            return self.user_vectors[rows] @ self.item_vectors.T
+        if source == "itemknn":
+            return (self.history.matrix[rows] @ self.itemknn).toarray()
+        if source == "ease":
+            return np.asarray(self.history.matrix[rows] @ self.ease)
+        if source == "covisit":
+            return (snap.recent[rows] @ self.covisit).toarray()
+        popularity = np.log1p(snap.item_users[len(snap.windows) // 2]) * snap.item_available
+        if source == "popular_recent":
+            return np.broadcast_to(popularity, (len(rows), snap.n_items)).copy()
+        if source == "popular_category":
+            share = snap.user_category_share[rows].toarray()
+            return share[:, snap.item_category] * (1.0 + popularity)
+        raise KeyError(source)
+
+    def item_to_item(self, source: str):
+        return {"itemknn": self.itemknn, "ease": self.ease, "covisit": self.covisit}[source]
+
+    def seed_items(self, source: str, user_rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """For each (user, item) pair, the history item that contributed most to ``source``'s
+        score (-1 when none did): the "because you viewed X" of an explanation."""
+        weights = self.item_to_item(source)
+        base = self.snapshot.recent if source == "covisit" else self.history.matrix
+        seeds = np.full(len(items), -1, dtype=np.int64)
+        for p, (row, item) in enumerate(zip(user_rows, items, strict=True)):
+            start, stop = base.indptr[row], base.indptr[row + 1]
+            hist, values = base.indices[start:stop], base.data[start:stop]
+            if len(hist) == 0:
+                continue
+            column = weights[hist, item]
+            column = np.asarray(column.toarray() if sp.issparse(column) else column).ravel()
+            contribution = values * column
+            best = int(np.argmax(contribution))
+            if contribution[best] > 0:
+                seeds[p] = hist[best]
+        return seeds
+
+
+@dataclass
+class Candidates:
+    """The union of the sources' top-N for a batch of users, one row per (user, item) pair.
+
+    ``user`` indexes the batch; pairs are sorted by user then item. ``source_scores`` and
+    ``source_ranks`` have one column per ``SOURCES`` entry (NaN: not proposed by it).
+    ``lists`` keeps each source's own top-N (item indices, -1 padded) for recall.
+    """
+
+    user: np.ndarray
+    item: np.ndarray
+    source_scores: np.ndarray
+    source_ranks: np.ndarray
+    lists: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+
+def generate_candidates(
+    sources: CandidateSources, rows: np.ndarray, exclude_seen: bool = True
+) -> Candidates:
+    """The candidate union for history rows ``rows`` (items seen before are left out unless
+    ``exclude_seen`` is false, as in the evaluation protocol)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n_items = sources.history.shape[1]
+    seen = sources.history.matrix[rows]
+    seen_r, seen_c = seen.nonzero()
+    lists, keys = {}, []
+    for source in sources.active:
+        scores = sources.scores(source, rows).astype(np.float32, copy=False)
+        if exclude_seen:
+            scores[seen_r, seen_c] = -np.inf
+        scores[~np.isfinite(scores)] = -np.inf
+        scores[scores <= 0] = -np.inf  # no signal is no candidate
+        idx, values = top_k(scores, sources.sizes[source])
+        lists[source] = (idx, values)
+        r, c = np.nonzero(idx >= 0)
+        keys.append(r.astype(np.int64) * n_items + idx[r, c])
+    union = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    source_scores = np.full((len(union), len(SOURCES)), np.nan, dtype=np.float32)
+    source_ranks = np.full((len(union), len(SOURCES)), np.nan, dtype=np.float32)
+    for source, (idx, values) in lists.items():
+        j = SOURCES.index(source)
+        r, c = np.nonzero(idx >= 0)
+        position = np.searchsorted(union, r.astype(np.int64) * n_items + idx[r, c])
+        source_scores[position, j] = values[r, c]
+        source_ranks[position, j] = c + 1
+    return Candidates(
+        user=(union // n_items).astype(np.int64),
+        item=(union % n_items).astype(np.int64),
+        source_scores=source_scores,
+        source_ranks=source_ranks,
+        lists={source: idx for source, (idx, _) in lists.items()},
+    )
+
+
+def per_user_recall(candidates: Candidates, targets: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """Per-user recall of each source's list and of the union (``"union"``) over ``targets``
+    (one row per batch user; NaN for users without targets)."""
+    n_relevant = np.diff(targets.indptr).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            source: hits_matrix(idx, targets).sum(axis=1) / n_relevant
+            for source, idx in candidates.lists.items()
+        }
+        found = np.asarray(targets[candidates.user, candidates.item]).ravel() > 0
+        hits = np.bincount(candidates.user[found], minlength=len(n_relevant))
+        out["union"] = hits / n_relevant
+    sizes = np.bincount(candidates.user, minlength=len(n_relevant)).astype(np.float64)
+    out["union_size"] = np.where(n_relevant > 0, sizes, np.nan)
+    return out
+
+
+def mean_recall(parts: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """Means over users of ``per_user_recall`` results (of one or several batches):
+    the union's recall is the ceiling of any ranker over these candidates."""
+    if not parts:
+        return {}
+    out = {}
+    for key in parts[0]:
+        values = np.concatenate([part[key] for part in parts])
+        values = values[~np.isnan(values)]
+        out[key] = round(float(values.mean()), 6) if len(values) else 0.0
+    return out

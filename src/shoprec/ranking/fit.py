@@ -1,0 +1,248 @@
+"""Train the two-stage model on a split, the way the pipeline and the benchmarks do.
+
+The ranker learns at the validation start (T1) and ranks at the test start (T2):
+
+1. At T1: the sources are fit on the events before T1 (ItemKNN, EASE, co-visitation; the
+   two-tower vectors of its first fit, embedded at T1), the snapshot is taken at T1, and the
+   candidates of the users with validation-period events are labelled by those events
+   (purchase > add-to-cart > view). No feature sees an event at or after T1; no label an event
+   at or after T2.
+2. XGBoost learns on those groups with early stopping on held-out users' NDCG.
+3. At T2: the same sources are fit again on the events before T2 (the two-tower vectors of its
+   refit), with a snapshot at T2. That is what the saved model ranks with.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from shoprec.config import EASEParams, ItemKNNParams, TwoStageParams
+from shoprec.errors import DataError
+from shoprec.features.interactions import Interactions
+from shoprec.models.ease import EASE
+from shoprec.models.embedding import EmbeddingRecommender
+from shoprec.models.itemknn import ItemKNN
+from shoprec.ranking import ranker
+from shoprec.ranking.candidates import (
+    CandidateSources,
+    generate_candidates,
+    mean_recall,
+    per_user_recall,
+)
+from shoprec.ranking.covisitation import covisitation
+from shoprec.ranking.pair_features import feature_names, pair_features
+from shoprec.ranking.snapshot import build_snapshot
+from shoprec.ranking.two_stage import TwoStageRecommender
+
+log = logging.getLogger(__name__)
+
+BATCH_USERS = 1024
+
+
+def build_sources(
+    history: Interactions,
+    events: pd.DataFrame,
+    items: pd.DataFrame,
+    cut: pd.Timestamp,
+    params: TwoStageParams,
+    itemknn: ItemKNNParams,
+    ease: EASEParams,
+    event_weights: dict[str, float],
+    two_tower: EmbeddingRecommender | None,
+) -> CandidateSources:
+    """Fit every active source on ``history`` / the events before ``cut``."""
+    events = events[events["timestamp"] < cut]
+    sizes = params.candidates.model_dump()
+    if two_tower is None:
+        sizes["two_tower"] = 0
+    elif not (
+        np.array_equal(two_tower.history.user_ids, history.user_ids)
+        and np.array_equal(two_tower.history.item_ids, history.item_ids)
+    ):
+        raise DataError("two_stage: the two-tower vectors belong to another history; re-run it")
+    snapshot = build_snapshot(
+        events,
+        items,
+        history,
+        cut,
+        event_weights,
+        params.popularity_windows_days,
+        params.recency_half_life_days,
+    )
+    sources = CandidateSources(history=history, snapshot=snapshot, sizes=sizes)
+    if sizes["itemknn"]:
+        sources.itemknn = ItemKNN(**itemknn.model_dump()).fit(history).similarity
+    if sizes["ease"]:
+        sources.ease = EASE(**ease.model_dump()).fit(history).weights
+    if sizes["covisit"]:
+        sources.covisit = covisitation(
+            events,
+            history.item_ids,
+            params.session_gap_minutes,
+            params.covisit_neighbors,
+            params.covisit_shrinkage,
+        )
+    if sizes["two_tower"]:
+        sources.user_vectors = two_tower.user_embeddings
+        sources.item_vectors = two_tower.item_embeddings
+    return sources
+
+
+def graded_labels(
+    events: pd.DataFrame,
+    history: Interactions,
+    grades: dict[str, int],
+    exclude: sp.csr_matrix | None = None,
+) -> sp.csr_matrix:
+    """Users × items: the highest grade of each (user, item) in ``events`` (0: none).
+
+    Pairs in ``exclude`` (items the user already had, when repeats do not count) get 0.
+    """
+    rows = history.user_positions(events["user_id"].to_numpy(dtype=str))
+    cols = history.item_positions(events["item_id"].to_numpy(dtype=str))
+    grade = events["event_type"].map(grades).fillna(0).to_numpy(dtype=np.float32)
+    keep = (rows >= 0) & (cols >= 0) & (grade > 0)
+    labels = _max_per_cell(rows[keep], cols[keep], grade[keep], history.shape)
+    if exclude is not None:
+        seen = exclude.copy()
+        seen.data[:] = 1.0
+        labels = labels - labels.multiply(seen)
+    labels = sp.csr_matrix(labels)
+    labels.eliminate_zeros()
+    return labels
+
+
+def _max_per_cell(rows, cols, values, shape) -> sp.csr_matrix:
+    order = np.lexsort((-values, cols, rows))
+    rows, cols, values = rows[order], cols[order], values[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_matrix((values[first], (rows[first], cols[first])), shape=shape)
+
+
+def training_pairs(
+    sources: CandidateSources,
+    labels: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    users: np.ndarray,
+    exclude_seen: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, float]]:
+    """Features, labels and query ids of every candidate of ``users``, and candidate recall
+    on ``relevant`` (the pairs the evaluation would count as targets)."""
+    xs, ys, qids, recall = [], [], [], []
+    for start in range(0, len(users), BATCH_USERS):
+        batch = users[start : start + BATCH_USERS]
+        candidates = generate_candidates(sources, batch, exclude_seen=exclude_seen)
+        xs.append(pair_features(sources.snapshot, batch, candidates))
+        ys.append(np.asarray(labels[batch[candidates.user], candidates.item]).ravel())
+        qids.append(batch[candidates.user])
+        recall.append(per_user_recall(candidates, relevant[batch]))
+    names = feature_names(sources.snapshot.windows)
+    if not xs:
+        return np.zeros((0, len(names)), np.float32), np.zeros(0), np.zeros(0, np.int64), {}
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(qids), mean_recall(recall)
+
+
+def fit_two_stage(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    items: pd.DataFrame,
+    before_validation: Interactions,
+    before_test: Interactions,
+    params: TwoStageParams,
+    itemknn: ItemKNNParams,
+    ease: EASEParams,
+    event_weights: dict[str, float],
+    relevant_event_types: list[str],
+    repeat_purchases: bool,
+    validation_start: pd.Timestamp,
+    test_start: pd.Timestamp,
+    two_tower_at_validation: EmbeddingRecommender | None = None,
+    two_tower_at_test: EmbeddingRecommender | None = None,
+) -> tuple[TwoStageRecommender, dict[str, Any]]:
+    """Learn the ranker at the validation start, then assemble the model at the test start."""
+    started = time.perf_counter()
+    if not np.array_equal(before_validation.item_ids, before_test.item_ids):
+        raise ValueError("the two feature sets must share the catalogue order")
+    train = train[train["timestamp"] < validation_start]
+    validation = validation[
+        (validation["timestamp"] >= validation_start) & (validation["timestamp"] < test_start)
+    ]
+    exclude_seen = not repeat_purchases
+    args = (params, itemknn, ease, event_weights)
+    at_t1 = build_sources(
+        before_validation, train, items, validation_start, *args, two_tower_at_validation
+    )
+    seen = None if repeat_purchases else before_validation.matrix
+    labels = graded_labels(validation, before_validation, params.label_grades, seen)
+    relevant_grades = {t: 1 for t in relevant_event_types}
+    relevant = graded_labels(validation, before_validation, relevant_grades, seen)
+    users = np.flatnonzero(np.diff(labels.indptr) > 0)
+    rng = np.random.default_rng(params.seed)
+    if len(users) > params.max_query_users:
+        users = np.sort(rng.choice(users, params.max_query_users, replace=False))
+    x, y, qid, recall = training_pairs(at_t1, labels, relevant, users, exclude_seen)
+    positive_groups = np.unique(qid[y > 0])
+    keep = np.isin(qid, positive_groups)
+    if len(positive_groups) < 2:
+        raise DataError(
+            "two_stage: fewer than 2 users have a validation-period event on one of their "
+            "candidates, so the ranker has nothing to learn from; lengthen "
+            "split.validation_days or raise models.two_stage.candidates"
+        )
+    log.info(
+        "two_stage: %d query users (%d with a labelled candidate), %d pairs; candidate "
+        "recall at the validation start: %s",
+        len(users),
+        len(positive_groups),
+        int(keep.sum()),
+        ", ".join(f"{k} {v:.3f}" for k, v in recall.items()),
+    )
+    b = params.booster
+    booster_params = b.model_dump(exclude={"eval_k", "num_boost_round", "early_stopping_rounds"})
+    booster_params["eval_metric"] = f"ndcg@{b.eval_k}"
+    names = feature_names(at_t1.snapshot.windows)
+    booster, fit_report = ranker.train_ranker(
+        x[keep],
+        y[keep],
+        qid[keep],
+        names,
+        booster_params,
+        b.num_boost_round,
+        b.early_stopping_rounds,
+        params.holdout_share,
+        params.seed,
+        params.device,
+    )
+    at_t2 = build_sources(
+        before_test,
+        pd.concat([train, validation], ignore_index=True),
+        items,
+        test_start,
+        *args,
+        two_tower_at_test,
+    )
+    model = TwoStageRecommender.from_parts(at_t2, booster, **params.model_dump(mode="json"))
+    report = {
+        "ranker_window": {
+            "features_before": str(validation_start),
+            "labels_from": str(validation_start),
+            "labels_before": str(test_start),
+        },
+        "active_sources": at_t1.active,
+        "candidate_recall_at_validation": recall,
+        "query_users": len(users),
+        "labelled_query_users": len(positive_groups),
+        "pairs": int(keep.sum()),
+        "positive_pairs": int((y[keep] > 0).sum()),
+        "ranker": fit_report,
+        "feature_importance": ranker.feature_importance(booster, names),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return model, report

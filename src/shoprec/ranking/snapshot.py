@@ -1,0 +1,232 @@
+"""What the shop knew at one moment: per-item, per-user and per-(user, item) state at a cut-off.
+
+The ranker's pair features are gathers from this snapshot. It is built from the events strictly
+before ``cut`` (later events are dropped here, whatever the caller passes), so a snapshot taken
+at the validation start can label its pairs with validation events without any leak, and the
+snapshot at the test start is what the model ranks with. Everything is a NumPy or SciPy array,
+saved with the model without pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from shoprec.features.interactions import Interactions
+
+_DAY = 86_400.0
+_EPOCH = pd.Timestamp(0, tz="UTC")
+UNKNOWN = "unknown"
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and the sorted distinct names of a text column ("unknown" for blanks)."""
+    text = values.astype("string").fillna(UNKNOWN).replace("", UNKNOWN)
+    codes, names = pd.factorize(text, sort=True)
+    return codes.astype(np.int32), np.asarray(names, dtype=str)
+
+
+def _distinct_count(keys_a: np.ndarray, keys_b: np.ndarray, n_a: int, n_b: int) -> np.ndarray:
+    """For each a in [0, n_a), how many distinct b occur with it."""
+    if len(keys_a) == 0:
+        return np.zeros(n_a, dtype=np.float32)
+    pairs = np.unique(keys_a.astype(np.int64) * n_b + keys_b)
+    return np.bincount(pairs // n_b, minlength=n_a).astype(np.float32)
+
+
+def _sparse(rows, cols, values, shape, reduce: str = "sum") -> sp.csr_matrix:
+    if reduce == "min":  # keep the smallest value per cell
+        order = np.lexsort((values, cols, rows))
+        rows, cols, values = rows[order], cols[order], values[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, values = rows[first], cols[first], values[first]
+    matrix = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def _row_share(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    totals = np.asarray(matrix.sum(axis=1)).ravel()
+    scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ matrix)
+
+
+@dataclass
+class Snapshot:
+    """Arrays describing users (rows of the history) and items (catalogue order) at ``cut``.
+
+    Day counts are "days before the cut"; sparse "days" matrices store days + 1 so that an
+    absent cell (0) means "never".
+    """
+
+    cut_seconds: np.ndarray  # shape (1,), the cut as epoch seconds
+    windows: np.ndarray  # popularity windows in days
+    item_category: np.ndarray
+    item_top_category: np.ndarray
+    item_brand: np.ndarray
+    category_names: np.ndarray
+    top_category_names: np.ndarray
+    brand_names: np.ndarray
+    item_titles: np.ndarray
+    item_log_price: np.ndarray
+    item_available: np.ndarray
+    item_users: np.ndarray  # (len(windows) + 1, n_items): distinct users per window, then all time
+    item_buyers: np.ndarray  # distinct users with a cart or purchase in the longest window
+    item_first_days: np.ndarray  # days since the item's first event (NaN: none yet)
+    item_last_days: np.ndarray
+    category_users: np.ndarray  # distinct users per category in the middle window
+    user_events: np.ndarray
+    user_items: np.ndarray
+    user_last_days: np.ndarray
+    user_mean_log_price: np.ndarray
+    user_category_share: sp.csr_matrix
+    user_recent_category_share: sp.csr_matrix  # the same with events decayed by age
+    user_top_category_share: sp.csr_matrix
+    user_brand_share: sp.csr_matrix
+    user_category_days: sp.csr_matrix
+    user_item_views: sp.csr_matrix
+    user_item_carts: sp.csr_matrix
+    user_item_purchases: sp.csr_matrix
+    user_item_days: sp.csr_matrix
+    recent: sp.csr_matrix  # users × items, event weights decayed by age (co-visitation input)
+
+    @property
+    def cut(self) -> pd.Timestamp:
+        return pd.Timestamp(int(self.cut_seconds[0]), unit="s", tz="UTC")
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_category)
+
+    def arrays(self) -> dict[str, np.ndarray | sp.spmatrix]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray | sp.spmatrix]) -> Snapshot:
+        return cls(**{f.name: arrays[f.name] for f in fields(cls)})
+
+
+def build_snapshot(
+    events: pd.DataFrame,
+    items: pd.DataFrame,
+    history: Interactions,
+    cut: pd.Timestamp,
+    event_weights: dict[str, float],
+    windows_days: list[int],
+    recency_half_life_days: float,
+) -> Snapshot:
+    """The state of every history user and catalogue item from the events before ``cut``."""
+    events = events[events["timestamp"] < cut]
+    catalogue = history.item_ids
+    n_items, n_users = len(catalogue), history.shape[0]
+    table = items.drop_duplicates("item_id").set_index("item_id").reindex(catalogue)
+    item_category, category_names = _codes(table["category"])
+    top = table["category"].astype("string").fillna("").str.split("/", n=1).str[0]
+    item_top, top_names = _codes(top)
+    item_brand, brand_names = _codes(table["brand"])
+    price = pd.to_numeric(table["price"], errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        item_log_price = np.where(price > 0, np.log1p(price), np.nan).astype(np.float32)
+    if "available" in table.columns:
+        available = table["available"].astype("boolean").fillna(True).to_numpy(dtype=np.float32)
+    else:
+        available = np.ones(n_items, dtype=np.float32)
+
+    rows = history.user_positions(events["user_id"].to_numpy(dtype=str))
+    cols = history.item_positions(events["item_id"].to_numpy(dtype=str))
+    keep = (rows >= 0) & (cols >= 0)
+    events = events[keep]
+    rows, cols = rows[keep].astype(np.int64), cols[keep].astype(np.int64)
+    cut_s = (cut - _EPOCH).total_seconds()
+    age_days = (cut - events["timestamp"]).dt.total_seconds().to_numpy() / _DAY
+    etype = events["event_type"].to_numpy(dtype=str)
+    weight = pd.Series(etype).map(event_weights).fillna(0.0).to_numpy(dtype=np.float64)
+
+    windows = sorted(set(int(w) for w in windows_days))
+    item_users = np.stack(
+        [
+            _distinct_count(cols[age_days <= w], rows[age_days <= w], n_items, n_users)
+            for w in windows
+        ]
+        + [_distinct_count(cols, rows, n_items, n_users)]
+    )
+    buying = (etype != "view") & (age_days <= windows[-1])
+    item_buyers = _distinct_count(cols[buying], rows[buying], n_items, n_users)
+    first = np.full(n_items, np.nan)
+    last = np.full(n_items, np.nan)
+    if len(cols):
+        first_seen = np.full(n_items, -np.inf)
+        np.maximum.at(first_seen, cols, age_days)
+        first = np.where(np.isfinite(first_seen), first_seen, np.nan)
+        last_seen = np.full(n_items, np.inf)
+        np.minimum.at(last_seen, cols, age_days)
+        last = np.where(np.isfinite(last_seen), last_seen, np.nan)
+    middle = windows[len(windows) // 2]
+    recent = age_days <= middle
+    category_users = _distinct_count(
+        item_category[cols[recent]], rows[recent], len(category_names), n_users
+    )
+
+    user_events = np.bincount(rows, minlength=n_users).astype(np.float32)
+    user_items = _distinct_count(rows, cols, n_users, n_items)
+    user_last = np.full(n_users, np.inf)
+    if len(rows):
+        np.minimum.at(user_last, rows, age_days)
+    user_last = np.where(np.isfinite(user_last), user_last, np.nan)
+    log_price = item_log_price[cols].astype(np.float64)
+    priced = np.isfinite(log_price)
+    price_sum = np.bincount(rows[priced], weights=log_price[priced], minlength=n_users)
+    price_n = np.bincount(rows[priced], minlength=n_users)
+    user_mean_log_price = np.where(price_n > 0, price_sum / np.maximum(price_n, 1), np.nan).astype(
+        np.float32
+    )
+
+    shape_c = (n_users, len(category_names))
+    days_plus = (age_days + 1.0).astype(np.float32)
+    decay = np.exp(-np.log(2.0) * age_days / recency_half_life_days)
+
+    def count(mask: np.ndarray) -> sp.csr_matrix:
+        return _sparse(rows[mask], cols[mask], np.ones(int(mask.sum())), (n_users, n_items))
+
+    return Snapshot(
+        cut_seconds=np.array([int(cut_s)], dtype=np.int64),
+        windows=np.asarray(windows, dtype=np.int64),
+        item_category=item_category,
+        item_top_category=item_top,
+        item_brand=item_brand,
+        category_names=category_names,
+        top_category_names=top_names,
+        brand_names=brand_names,
+        item_titles=table["title"].astype("string").fillna("").to_numpy(dtype=str),
+        item_log_price=item_log_price,
+        item_available=available,
+        item_users=item_users.astype(np.float32),
+        item_buyers=item_buyers,
+        item_first_days=first.astype(np.float32),
+        item_last_days=last.astype(np.float32),
+        category_users=category_users,
+        user_events=user_events,
+        user_items=user_items,
+        user_last_days=user_last.astype(np.float32),
+        user_mean_log_price=user_mean_log_price,
+        user_category_share=_row_share(_sparse(rows, item_category[cols], weight, shape_c)),
+        user_recent_category_share=_row_share(
+            _sparse(rows, item_category[cols], weight * decay, shape_c)
+        ),
+        user_top_category_share=_row_share(
+            _sparse(rows, item_top[cols], weight, (n_users, len(top_names)))
+        ),
+        user_brand_share=_row_share(
+            _sparse(rows, item_brand[cols], weight, (n_users, len(brand_names)))
+        ),
+        user_category_days=_sparse(rows, item_category[cols], days_plus, shape_c, "min"),
+        user_item_views=count(etype == "view"),
+        user_item_carts=count(etype == "addtocart"),
+        user_item_purchases=count(etype == "purchase"),
+        user_item_days=_sparse(rows, cols, days_plus, (n_users, n_items), "min"),
+        recent=_sparse(rows, cols, weight * decay, (n_users, n_items)),
+    )

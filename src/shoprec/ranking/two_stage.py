@@ -1,0 +1,247 @@
+"""The two-stage recommender: candidates from several sources, ordered by the XGBoost ranker.
+
+It implements the project's ``Recommender`` protocol, so evaluation, the CLI and later the
+service use it like any model. Items outside the candidate set still get a place in a full
+ranking, after every candidate, by recent popularity. Everything it needs is in its own folder:
+the sources' arrays and the feature snapshot (NumPy/SciPy, no pickle), the booster (XGBoost
+UBJ) and ``model.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import xgboost as xgb
+
+from shoprec.errors import DataError
+from shoprec.models.base import Recommender, top_k
+from shoprec.ranking import ranker
+from shoprec.ranking.candidates import (
+    ITEM_TO_ITEM,
+    Candidates,
+    CandidateSources,
+    generate_candidates,
+)
+from shoprec.ranking.pair_features import feature_names, pair_features
+from shoprec.ranking.reasons import explain_pair
+from shoprec.ranking.snapshot import Snapshot
+
+BOOSTER_FILE = "ranker.ubj"
+_SOURCE_ARRAYS = ("itemknn", "ease", "covisit", "user_vectors", "item_vectors")
+_FALLBACK = -1.0e6  # below every ranker score: non-candidates rank after all candidates
+
+
+class TwoStageRecommender(Recommender):
+    name = "two_stage"
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.sources: CandidateSources | None = None
+        self.booster: xgb.Booster | None = None
+
+    @classmethod
+    def from_parts(
+        cls, sources: CandidateSources, trained: xgb.Booster, **params: Any
+    ) -> TwoStageRecommender:
+        model = cls(**params, sizes=dict(sources.sizes))
+        model.history = sources.history
+        model.sources = sources
+        model.booster = trained
+        return model
+
+    @property
+    def names(self) -> list[str]:
+        return feature_names(self._sources().snapshot.windows)
+
+    def _sources(self) -> CandidateSources:
+        if self.sources is None or self.booster is None:
+            raise RuntimeError("two_stage: fit or load the model first")
+        return self.sources
+
+    def _fit(self, train, items) -> None:
+        raise NotImplementedError(
+            "two_stage is trained from events: use shoprec.ranking.fit.fit_two_stage"
+        )
+
+    # -- scoring ------------------------------------------------------------------------
+    def candidates(self, user_rows: np.ndarray, exclude_seen: bool = True) -> Candidates:
+        return generate_candidates(self._sources(), user_rows, exclude_seen=exclude_seen)
+
+    def rank_candidates(
+        self, user_rows: np.ndarray, exclude_seen: bool = True
+    ) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        """The candidates of ``user_rows``, their features and the ranker's scores."""
+        candidates = self.candidates(user_rows, exclude_seen)
+        x = pair_features(self._sources().snapshot, user_rows, candidates)
+        return candidates, x, ranker.predict(self.booster, x, self.names)
+
+    def score(self, history: sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError("two_stage ranks known users (score_users)")
+
+    def score_users(self, user_rows: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Full-catalogue scores: ranker scores for candidates, popularity after them."""
+        snap = self._sources().snapshot
+        popularity = np.log1p(snap.item_users[-1])
+        fallback = _FALLBACK + popularity / (popularity.max() + 1.0)
+        scores = np.broadcast_to(fallback, (len(user_rows), snap.n_items)).astype(np.float32)
+        candidates, _, predicted = self.rank_candidates(user_rows, exclude_seen=False)
+        scores[candidates.user, candidates.item] = predicted
+        return scores
+
+    def recommend_indices(
+        self, user_rows: np.ndarray, k: int, exclude_seen: bool = True, batch_size: int = 512
+    ) -> tuple[np.ndarray, np.ndarray]:
+        history = self._require_fitted().matrix
+        snap = self._sources().snapshot
+        popularity = np.log1p(snap.item_users[-1])
+        fallback = (_FALLBACK + popularity / (popularity.max() + 1.0)).astype(np.float32)
+        user_rows = np.asarray(user_rows, dtype=np.int64)
+        out_idx = np.empty((len(user_rows), k), dtype=np.int64)
+        out_scores = np.empty((len(user_rows), k), dtype=np.float32)
+        for start in range(0, len(user_rows), batch_size):
+            batch = user_rows[start : start + batch_size]
+            scores = np.broadcast_to(fallback, (len(batch), snap.n_items)).copy()
+            candidates, _, predicted = self.rank_candidates(batch, exclude_seen)
+            scores[candidates.user, candidates.item] = predicted
+            if exclude_seen:
+                seen_r, seen_c = history[batch].nonzero()
+                scores[seen_r, seen_c] = -np.inf
+            idx, best = top_k(scores, k)
+            out_idx[start : start + len(batch)] = idx
+            out_scores[start : start + len(batch)] = best
+        return out_idx, out_scores
+
+    # -- explanations -------------------------------------------------------------------
+    def recommend_with_reasons(
+        self,
+        user_ids: list[str] | np.ndarray,
+        k: int = 10,
+        exclude_seen: bool = True,
+        n_reasons: int | None = None,
+    ) -> pd.DataFrame:
+        """``recommend``'s table plus ``title``, ``source`` (candidate or popularity fallback) and
+        ``reasons`` (a list of dicts: kind, text, features, contribution, seed_item)."""
+        sources = self._sources()
+        history = self._require_fitted()
+        n_reasons = n_reasons or int(self.params.get("reasons", 3))
+        user_ids = np.asarray(user_ids, dtype=str)
+        rows = history.user_positions(user_ids)
+        if (rows < 0).any():
+            shown = ", ".join(user_ids[rows < 0][:5])
+            raise DataError(f"{self.name}: {int((rows < 0).sum())} unknown user id(s): {shown}")
+        idx, best = self.recommend_indices(rows, k, exclude_seen)
+        candidates, x, _ = self.rank_candidates(rows, exclude_seen)
+        n_items = sources.snapshot.n_items
+        position_of = {
+            key: p for p, key in enumerate((candidates.user * n_items + candidates.item).tolist())
+        }
+        records, chosen = [], []
+        for r in range(len(rows)):
+            for rank, item in enumerate(idx[r], start=1):
+                if item >= 0:
+                    chosen.append(position_of.get(r * n_items + int(item), -1))
+                    records.append((r, rank, int(item), float(best[r, rank - 1])))
+        chosen = np.asarray(chosen, dtype=np.int64)
+        picked = chosen[chosen >= 0]
+        contrib = ranker.contributions(self.booster, x[picked], self.names)
+        contrib_of = dict(zip(picked.tolist(), contrib, strict=True))
+        seeds = {
+            s: sources.seed_items(s, rows[candidates.user[picked]], candidates.item[picked])
+            for s in ITEM_TO_ITEM
+            if s in sources.active
+        }
+        seed_of = {p: {s: int(seeds[s][n]) for s in seeds} for n, p in enumerate(picked.tolist())}
+        out = []
+        for (r, rank, item, score), position in zip(records, chosen, strict=True):
+            if position >= 0:
+                reasons = explain_pair(
+                    sources.snapshot,
+                    int(rows[r]),
+                    item,
+                    contrib_of[position],
+                    x[position],
+                    self.names,
+                    seed_of[position],
+                    history.item_ids,
+                    n_reasons,
+                )
+                origin = "candidates"
+            else:
+                reasons, origin = [], "popularity_fallback"
+            out.append(
+                {
+                    "user_id": user_ids[r],
+                    "rank": rank,
+                    "item_id": str(history.item_ids[item]),
+                    "title": str(sources.snapshot.item_titles[item]),
+                    "score": score,
+                    "source": origin,
+                    "reasons": [reason.as_dict() for reason in reasons],
+                }
+            )
+        return pd.DataFrame(out)
+
+    # -- persistence --------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray | sp.spmatrix]:
+        sources = self._sources()
+        state: dict[str, np.ndarray | sp.spmatrix] = {
+            f"snapshot.{k}": v for k, v in sources.snapshot.arrays().items()
+        }
+        for key in _SOURCE_ARRAYS:
+            value = getattr(sources, key)
+            if value is not None:
+                state[f"source.{key}"] = value
+        return state
+
+    def _set_state(self, state: dict[str, np.ndarray | sp.spmatrix]) -> None:
+        snapshot = Snapshot.from_arrays(
+            {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("snapshot.")}
+        )
+        arrays = {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("source.")}
+        self.sources = CandidateSources(
+            history=self.history, snapshot=snapshot, sizes=dict(self.params["sizes"]), **arrays
+        )
+
+    def save(self, directory: str | Path) -> Path:
+        directory = super().save(directory)
+        self.booster.save_model(directory / BOOSTER_FILE)
+        return directory
+
+    @classmethod
+    def _load(cls, directory: Path, meta: dict[str, Any]) -> TwoStageRecommender:
+        model = super()._load(directory, meta)
+        booster = xgb.Booster()
+        try:
+            booster.load_model(directory / BOOSTER_FILE)
+        except xgb.core.XGBoostError as exc:
+            raise DataError(f"{directory / BOOSTER_FILE}: not a readable XGBoost model") from exc
+        booster.set_param({"device": ranker.pick_device("auto")})
+        model.booster = booster
+        if booster.feature_names is not None and list(booster.feature_names) != model.names:
+            raise DataError(f"{directory}: the booster's features do not match the model")
+        return model
+
+
+class SourceRecommender(Recommender):
+    """One candidate source of a two-stage model as a full-ranking model of its own, so that
+    each source can be compared with the two-stage model on the same protocol."""
+
+    def __init__(self, model: TwoStageRecommender, source: str) -> None:
+        super().__init__(source=source)
+        self.name = f"source:{source}"  # type: ignore[misc]
+        self.source = source
+        self.sources = model._sources()
+        self.history = model.history
+
+    def _fit(self, train, items) -> None:
+        raise NotImplementedError("a source is fit as part of its two-stage model")
+
+    def score(self, history: sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError("a source ranks known users (score_users)")
+
+    def score_users(self, user_rows: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        return self.sources.scores(self.source, np.asarray(user_rows, dtype=np.int64))

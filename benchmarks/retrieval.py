@@ -60,7 +60,7 @@ def main() -> None:
         models[name] = create_model(name, **getattr(params.models, name).model_dump()).fit(history)
         rows.append({"model": name, "fit_seconds": round(time.perf_counter() - started, 2)})
     started = time.perf_counter()
-    models["two_tower"], training = fit_two_tower(
+    models["two_tower"], training, _ = fit_two_tower(
         split.train,
         split.validation,
         items,

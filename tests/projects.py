@@ -27,6 +27,10 @@ TINY_PARAMS = {
             "epochs": 2,
             "user_hash_bins": 2000,
         },
+        "two_stage": {
+            "candidates": {"two_tower": 30, "itemknn": 30, "ease": 30, "covisit": 20},
+            "booster": {"num_boost_round": 60, "early_stopping_rounds": 10},
+        },
     },
     "evaluation": {"bootstrap": {"samples": 200}},
 }

@@ -54,7 +54,7 @@ def test_flow_runs_every_stage_through_dvc_and_publishes_the_metrics(prefect_api
     metrics = training.training_flow(project_dir=str(tiny_project))
     on_disk = json.loads((tiny_project / "metrics/evaluation.json").read_text())
     assert metrics == on_disk
-    assert set(metrics) == {"most_popular", "itemknn", "ease", "two_tower"}
+    assert set(metrics) == {"most_popular", "itemknn", "ease", "two_tower", "two_stage"}
     assert (
         json.loads((tiny_project / "models/itemknn/model.json").read_text())["params"]["neighbors"]
         == 20

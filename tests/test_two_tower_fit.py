@@ -24,7 +24,7 @@ def fitted():
         events, items, SplitParams(test_days=7, validation_days=7), FeatureParams(), evaluation
     )
     params = TwoTowerParams(embedding_dim=16, history_length=8, batch_size=256, epochs=3)
-    model, report = fit_two_tower(
+    model, report, _ = fit_two_tower(
         holdout.split.train,
         holdout.split.validation,
         items,

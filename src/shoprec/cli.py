@@ -87,7 +87,11 @@ def data_generate(
 @readable_errors
 def stage(
     name: Annotated[
-        str, typer.Argument(help="ingest | validate | split | features | train | evaluate")
+        str,
+        typer.Argument(
+            help="ingest | validate | split | features | train | train_two_tower | "
+            "train_ranker | evaluate"
+        ),
     ],
     model: Annotated[str | None, typer.Argument(help="With train: the model to fit.")] = None,
     params: ParamsOption = Path("params.yaml"),
@@ -179,6 +183,51 @@ def metrics(
     from shoprec.evaluation.report import load_metrics_table
 
     console.print(load_metrics_table(path, path.with_name("confidence_intervals.json")))
+
+
+@app.command("recommend")
+@readable_errors
+def recommend(
+    user_ids: Annotated[list[str], typer.Argument(help="One or more known user ids.")],
+    model: Annotated[Path, typer.Option(help="A saved model folder.")] = Path("models/two_stage"),
+    k: Annotated[int, typer.Option("--k", "-k", help="How many items.", min=1, max=1000)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead.")] = False,
+) -> None:
+    """Recommend items for known users; the two-stage model also says why.
+
+    Each reason names the features behind it and, for "bought with" and "similar to"
+    reasons, the item of the user's own history it comes from.
+    """
+    import json
+
+    from rich.table import Table
+
+    from shoprec.models import load_model
+    from shoprec.ranking.two_stage import TwoStageRecommender
+
+    loaded = load_model(model)
+    if isinstance(loaded, TwoStageRecommender):
+        table = loaded.recommend_with_reasons(user_ids, k=k)
+    else:
+        table = loaded.recommend(user_ids, k=k).assign(source=loaded.name)
+        table["reasons"] = [[] for _ in range(len(table))]
+    if as_json:
+        for record in table.to_dict(orient="records"):
+            print(json.dumps(record, default=float))
+        return
+    for user_id, rows in table.groupby("user_id", sort=False):
+        out = Table(
+            title=f"{escape(str(user_id))}: top {k} from {loaded.name}", title_justify="left"
+        )
+        for column in ("rank", "item", "score", "why"):
+            out.add_column(column, justify="right" if column in ("rank", "score") else "left")
+        for row in rows.itertuples():
+            why = "; ".join(r["text"] for r in row.reasons) or (
+                "popular overall" if row.source == "popularity_fallback" else "—"
+            )
+            item = f"{row.item_id} {row.title}" if getattr(row, "title", "") else str(row.item_id)
+            out.add_row(str(row.rank), escape(item), f"{row.score:.3f}", escape(why))
+        console.print(out)
 
 
 def _load_flow_module(project_dir: Path, name: str):

@@ -107,6 +107,7 @@ class TrainParams(_Strict):
         default_factory=lambda: ["most_popular", "itemknn", "ease"], min_length=1
     )
     two_tower: bool = True
+    two_stage: bool = True
 
 
 class TwoTowerParams(_Strict):
@@ -128,11 +129,62 @@ class TwoTowerParams(_Strict):
     seed: int = 42
 
 
+class CandidateSizes(_Strict):
+    """How many items each retrieval source proposes per user (0 turns a source off)."""
+
+    two_tower: NonNegativeInt = 100
+    itemknn: NonNegativeInt = 100
+    ease: NonNegativeInt = 100
+    covisit: NonNegativeInt = 50
+    popular_recent: NonNegativeInt = 30
+    popular_category: NonNegativeInt = 30
+
+
+class BoosterParams(_Strict):
+    """XGBoost learning-to-rank settings (``tree_method`` is always ``hist``)."""
+
+    objective: Literal["rank:ndcg", "rank:pairwise", "rank:map"] = "rank:ndcg"
+    learning_rate: PositiveFloat = 0.1
+    max_depth: PositiveInt = 3
+    min_child_weight: float = Field(20.0, ge=0)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    lambdarank_pair_method: Literal["topk", "mean"] = "topk"
+    lambdarank_num_pair_per_sample: PositiveInt = 8
+    eval_k: PositiveInt = 10
+    num_boost_round: PositiveInt = 500
+    early_stopping_rounds: PositiveInt = 30
+
+
+class TwoStageParams(_Strict):
+    """Candidates from several sources, ranked by XGBoost (see shoprec.ranking)."""
+
+    candidates: CandidateSizes = CandidateSizes()
+    session_gap_minutes: PositiveFloat = 30.0
+    covisit_neighbors: PositiveInt = 100
+    covisit_shrinkage: float = Field(10.0, ge=0)
+    popularity_windows_days: list[PositiveInt] = Field(
+        default_factory=lambda: [1, 7, 30], min_length=1
+    )
+    recency_half_life_days: PositiveFloat = 7.0
+    label_grades: dict[EventType, NonNegativeInt] = Field(
+        default_factory=lambda: {"view": 1, "addtocart": 2, "purchase": 3}
+    )
+    max_query_users: PositiveInt = 50_000
+    holdout_share: float = Field(0.2, gt=0, lt=1)
+    booster: BoosterParams = BoosterParams()
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    reasons: PositiveInt = 3
+    seed: int = 42
+
+
 class ModelParams(_Strict):
     most_popular: MostPopularParams = MostPopularParams()
     itemknn: ItemKNNParams = ItemKNNParams()
     ease: EASEParams = EASEParams()
     two_tower: TwoTowerParams = TwoTowerParams()
+    two_stage: TwoStageParams = TwoStageParams()
 
 
 class BootstrapParams(_Strict):

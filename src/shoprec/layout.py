@@ -23,6 +23,10 @@ BEFORE_VALIDATION = FEATURES / "before_validation"
 VALIDATION_REPORT = REPORTS / "validation"
 VALIDATION_BASELINE = VALIDATION_REPORT / "baseline.json"
 
+TWO_TOWER_AT_VALIDATION = MODELS / "two_tower" / "at_validation_start"
+TWO_STAGE = MODELS / "two_stage"
+CANDIDATE_RECALL = METRICS / "candidates.json"
+
 EVALUATION_METRICS = METRICS / "evaluation.json"
 CONFIDENCE_INTERVALS = METRICS / "confidence_intervals.json"
 CURVES = METRICS / "curves"

@@ -11,13 +11,14 @@ from shoprec.models.ease import EASE
 from shoprec.models.embedding import EmbeddingRecommender
 from shoprec.models.itemknn import ItemKNN
 from shoprec.models.most_popular import MostPopular
+from shoprec.ranking.two_stage import TwoStageRecommender
 
 MODELS: dict[str, type[Recommender]] = {
-    m.name: m for m in (MostPopular, ItemKNN, EASE, EmbeddingRecommender)
+    m.name: m for m in (MostPopular, ItemKNN, EASE, EmbeddingRecommender, TwoStageRecommender)
 }
 BASELINES: tuple[str, ...] = ("most_popular", "itemknn", "ease")
 # Trained from events by their own stage, not by train@<model>.
-EVENT_MODELS: tuple[str, ...] = ("two_tower",)
+EVENT_MODELS: tuple[str, ...] = ("two_tower", "two_stage")
 
 
 def create_model(name: str, **params) -> Recommender:

@@ -80,8 +80,13 @@ def fit_two_tower(
     repeat_purchases: bool,
     validation_start: pd.Timestamp,
     test_start: pd.Timestamp,
-) -> tuple[EmbeddingRecommender, dict[str, Any]]:
-    """Fit, early-stop, refit and embed; returns the ranking model and a training report."""
+) -> tuple[EmbeddingRecommender, dict[str, Any], EmbeddingRecommender]:
+    """Fit, early-stop, refit and embed.
+
+    Returns the ranking model (users at the test start, after the refit), a training report,
+    and the first fit's model over the before-validation history with its users embedded at
+    the validation start (the two-stage ranker is trained there).
+    """
     catalogue = before_test.item_ids
     if not np.array_equal(catalogue, before_validation.item_ids):
         raise ValueError("the two feature sets must share the catalogue order")
@@ -112,6 +117,15 @@ def fit_two_tower(
     report["first_fit"] = history
     report["validation_users"] = len(targets.user_rows)
     best_epochs = int(history.get("best_epoch", params.epochs - 1)) + 1
+    # The first fit's view at the validation start: what the two-stage ranker learns from.
+    at_validation = EmbeddingRecommender.from_embeddings(
+        before_validation,
+        model.user_embeddings(
+            user_states(train, before_validation.user_ids, validation_start, catalogue, L)
+        ),
+        model.item_embeddings(content),
+        **params.model_dump(),
+    )
 
     history_events = pd.concat([train, validation], ignore_index=True)
     if params.refit:
@@ -132,4 +146,4 @@ def fit_two_tower(
         tower=model,
         **params.model_dump(),
     )
-    return recommender, report
+    return recommender, report, at_validation

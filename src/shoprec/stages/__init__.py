@@ -29,7 +29,15 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
         "evaluation.relevant_event_types",
         "evaluation.repeat_purchases",
     ),
-    "evaluate": ("train.models", "train.two_tower", "evaluation"),
+    "train_ranker": (
+        "models.two_stage",
+        "models.itemknn",
+        "models.ease",
+        "features.event_weights",
+        "evaluation.relevant_event_types",
+        "evaluation.repeat_purchases",
+    ),
+    "evaluate": ("train.models", "train.two_tower", "train.two_stage", "evaluation"),
 }
 
 log = logging.getLogger("shoprec.stages")

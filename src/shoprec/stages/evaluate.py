@@ -2,7 +2,9 @@
 
 Writes ``metrics/evaluation.json`` (``{model: {"ndcg@10": x, ...}}``, a DVC metrics file),
 ``metrics/confidence_intervals.json`` (bootstrap intervals over users),
-``metrics/cold_items.json`` (recall on targets that are items new in the test period), one
+``metrics/cold_items.json`` (recall on targets that are items new in the test period),
+``metrics/candidates.json`` (the two-stage model's candidate recall per source and of the
+union, at each source's N), one
 ``metrics/curves/<model>.json`` per model for ``dvc plots`` and ``reports/evaluation.json``
 (how many users and targets the numbers rest on).
 """
@@ -16,10 +18,12 @@ import numpy as np
 from shoprec import layout
 from shoprec.config import Params
 from shoprec.errors import DataError
-from shoprec.evaluation.evaluate import build_targets, evaluate_model
+from shoprec.evaluation.evaluate import TestTargets, build_targets, evaluate_model
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_parquet, write_json
 from shoprec.models import load_model
+from shoprec.ranking.candidates import mean_recall, per_user_recall
+from shoprec.ranking.two_stage import TwoStageRecommender
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ def run(params: Params) -> dict:
     ks = sorted(set(p.ks))
     metrics, intervals, cold = {}, {}, {}
     models = list(params.train.models) + (["two_tower"] if params.train.two_tower else [])
+    models += ["two_stage"] if params.train.two_stage else []
+    candidates = {}
     for name in models:
         model = load_model(layout.MODELS / name)
         if not np.array_equal(model.history.item_ids, history.item_ids):
@@ -62,10 +68,13 @@ def run(params: Params) -> dict:
         ]
         write_json(layout.CURVES / f"{name}.json", curve)
         cold[name] = {k: round(v, 6) for k, v in result.cold_items.items()}
+        if isinstance(model, TwoStageRecommender):
+            candidates = candidate_recall(model, targets, exclude_seen=not p.repeat_purchases)
         log.info("%s: ndcg@%d = %.4f", name, ks[0], result.values[f"ndcg@{ks[0]}"])
     write_json(layout.EVALUATION_METRICS, metrics)
     write_json(layout.CONFIDENCE_INTERVALS, intervals)
     write_json(layout.COLD_ITEMS, cold)
+    write_json(layout.CANDIDATE_RECALL, candidates)
     report = {
         "protocol": {
             "ks": ks,
@@ -77,3 +86,20 @@ def run(params: Params) -> dict:
     }
     write_json(layout.REPORTS / "evaluation.json", report)
     return metrics
+
+
+def candidate_recall(
+    model: TwoStageRecommender, targets: TestTargets, exclude_seen: bool, batch_size: int = 1024
+) -> dict:
+    """Test recall of each candidate source's top N and of their union (the ranker's ceiling)."""
+    parts = []
+    for start in range(0, len(targets.user_rows), batch_size):
+        rows = targets.user_rows[start : start + batch_size]
+        found = model.candidates(rows, exclude_seen=exclude_seen)
+        parts.append(per_user_recall(found, targets.targets[start : start + batch_size]))
+    recall = mean_recall(parts)
+    sizes = model.params["sizes"]
+    return {
+        "n_per_source": {s: n for s, n in sizes.items() if n > 0},
+        "recall": recall,
+    }

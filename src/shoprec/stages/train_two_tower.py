@@ -2,9 +2,10 @@
 
 Fits on events before the validation period with early stopping on validation Recall@K,
 refits on train + validation, and saves the user and item vectors (NumPy) with the Keras
-towers (``models/two_tower/tower``). ``reports/two_tower.json`` records the losses, the
-validation recall per epoch and the device; the throughput is logged (and measured by
-``benchmarks/retrieval.py``).
+towers (``models/two_tower/tower``), and the first fit's vectors at the validation start
+(``models/two_tower/at_validation_start``), where the two-stage ranker learns.
+``reports/two_tower.json`` records the losses, the validation recall per epoch and the
+device; the throughput is logged (and measured by ``benchmarks/retrieval.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def run(params: Params) -> dict:
             "validation and test start); set train.two_tower: false for leave_last_out"
         )
     e = params.evaluation
-    model, report = fit_two_tower(
+    model, report, at_validation = fit_two_tower(
         read_parquet(layout.SPLIT / "train.parquet"),
         read_parquet(layout.SPLIT / "validation.parquet"),
         read_parquet(layout.VALIDATED / layout.ITEMS_FILE),
@@ -51,6 +52,7 @@ def run(params: Params) -> dict:
         report["first_fit"].get("device"),
     )
     model.save(layout.MODELS / "two_tower")
+    at_validation.save(layout.TWO_TOWER_AT_VALIDATION)
     write_json(layout.REPORTS / "two_tower.json", _without_timings(report))
     return report
 

@@ -19,6 +19,7 @@ COMMANDS = [
     ["stage"],
     ["params"],
     ["metrics"],
+    ["recommend"],
     ["flow"],
     ["flow", "train"],
 ]
@@ -38,7 +39,7 @@ def test_every_command_has_clear_help(command):
 
 def test_top_level_help_lists_every_command():
     out = shoprec("--help").stdout
-    for name in ("data", "stage", "params", "metrics", "flow"):
+    for name in ("data", "stage", "params", "metrics", "recommend", "flow"):
         assert name in out
 
 
@@ -83,6 +84,9 @@ def test_wrong_paths_give_one_readable_line(tmp_path):
         shoprec("flow", "train", "--project-dir", str(tmp_path))
     )
     assert "unknown stage" in one_line_error(shoprec("stage", "bogus"))
+    assert "not a saved model" in one_line_error(
+        shoprec("recommend", "u1", "--model", str(tmp_path))
+    )
 
 
 def test_a_bad_param_gives_one_readable_line_naming_the_key(tmp_path):

@@ -3,6 +3,9 @@ reasons that name real features and the user's own seed items, and safe persiste
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -302,6 +305,29 @@ def test_reasons_name_real_features_and_the_users_own_seed_items(fitted, shop):
     assert seeds > 0
     with pytest.raises(DataError, match="unknown user"):
         model.recommend_with_reasons(["nobody"], k=5)
+
+
+def test_the_cli_prints_recommendations_with_reasons(fitted, shop, tmp_path):
+    model, _ = fitted
+    path = model.save(tmp_path / "two_stage")
+    user = str(model.history.user_ids[shop["holdout"].targets.user_rows[0]])
+    run = [sys.executable, "-m", "shoprec", "recommend", user, "--model", str(path)]
+    proc = subprocess.run([*run, "-k", "5", "--json"], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["rank"] for r in records] == [1, 2, 3, 4, 5]
+    assert all(r["user_id"] == user for r in records)
+    assert any(r["reasons"] for r in records)
+    for record in records:
+        for reason in record["reasons"]:
+            assert set(reason["features"]) <= set(model.names)
+    table = subprocess.run([*run, "-k", "3"], capture_output=True, text=True, check=True)
+    assert "why" in table.stdout and user in table.stdout
+    unknown = subprocess.run(
+        [*run[:4], "nobody", *run[5:]], capture_output=True, text=True, check=False
+    )
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().count("\n") == 0 and "unknown user" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
 
 
 def test_save_and_load_give_the_same_ranking_without_pickle(fitted, shop, tmp_path):

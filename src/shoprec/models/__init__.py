@@ -11,21 +11,29 @@ from shoprec.models.ease import EASE
 from shoprec.models.embedding import EmbeddingRecommender
 from shoprec.models.itemknn import ItemKNN
 from shoprec.models.most_popular import MostPopular
-from shoprec.ranking.two_stage import TwoStageRecommender
 
 MODELS: dict[str, type[Recommender]] = {
-    m.name: m for m in (MostPopular, ItemKNN, EASE, EmbeddingRecommender, TwoStageRecommender)
+    m.name: m for m in (MostPopular, ItemKNN, EASE, EmbeddingRecommender)
 }
 BASELINES: tuple[str, ...] = ("most_popular", "itemknn", "ease")
 # Trained from events by their own stage, not by train@<model>.
 EVENT_MODELS: tuple[str, ...] = ("two_tower", "two_stage")
 
 
+def model_class(name: str) -> type[Recommender] | None:
+    """The class of a model name; the two-stage model (which builds on the others) is
+    imported only when asked for."""
+    if name == "two_stage":
+        from shoprec.ranking.two_stage import TwoStageRecommender
+
+        return TwoStageRecommender
+    return MODELS.get(name)
+
+
 def create_model(name: str, **params) -> Recommender:
     """A new, unfitted model by name."""
-    try:
-        cls = MODELS[name]
-    except KeyError:
+    cls = MODELS.get(name)
+    if cls is None:
         raise DataError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
     return cls(**params)
 
@@ -42,7 +50,7 @@ def load_model(directory: str | Path) -> Recommender:
         raise DataError(f"{meta_path}: not valid JSON ({exc})") from None
     if meta.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{directory}: unsupported model format {meta.get('format_version')!r}")
-    cls = MODELS.get(meta.get("model", ""))
+    cls = model_class(meta.get("model", ""))
     if cls is None:
         raise DataError(f"{directory}: unknown model {meta.get('model')!r}")
     try:
@@ -51,4 +59,12 @@ def load_model(directory: str | Path) -> Recommender:
         raise DataError(f"{directory}: incomplete or corrupt model files ({exc})") from None
 
 
-__all__ = ["BASELINES", "EVENT_MODELS", "MODELS", "Recommender", "create_model", "load_model"]
+__all__ = [
+    "BASELINES",
+    "EVENT_MODELS",
+    "MODELS",
+    "Recommender",
+    "create_model",
+    "load_model",
+    "model_class",
+]

@@ -94,6 +94,13 @@ class Recommender(ABC):
         """
         return self.score(history)
 
+    def ranking_scores(
+        self, user_rows: np.ndarray, history: sp.csr_matrix, exclude_seen: bool
+    ) -> np.ndarray:
+        """What ``recommend_indices`` ranks by; seen items are masked after it. A model whose
+        scores depend on whether seen items count (two-stage candidates) overrides this."""
+        return self.score_users(user_rows, history)
+
     # -- ranking ------------------------------------------------------------------------
     def _require_fitted(self) -> Interactions:
         if self.history is None:
@@ -115,7 +122,7 @@ class Recommender(ABC):
         for start in range(0, len(user_rows), batch_size):
             batch = user_rows[start : start + batch_size]
             rows = history[batch]
-            scores = self.score_users(batch, rows).astype(np.float32, copy=False)
+            scores = self.ranking_scores(batch, rows, exclude_seen).astype(np.float32, copy=False)
             if exclude_seen:
                 seen_r, seen_c = rows.nonzero()
                 scores[seen_r, seen_c] = -np.inf

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 import xgboost as xgb
 
 from shoprec.errors import DataError
-from shoprec.models.base import Recommender, top_k
+from shoprec.models.base import Recommender
 from shoprec.ranking import ranker
 from shoprec.ranking.candidates import (
     ITEM_TO_ITEM,
@@ -82,38 +82,25 @@ class TwoStageRecommender(Recommender):
     def score(self, history: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError("two_stage ranks known users (score_users)")
 
-    def score_users(self, user_rows: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        """Full-catalogue scores: ranker scores for candidates, popularity after them."""
-        snap = self._sources().snapshot
-        popularity = np.log1p(snap.item_users[-1])
-        fallback = _FALLBACK + popularity / (popularity.max() + 1.0)
-        scores = np.broadcast_to(fallback, (len(user_rows), snap.n_items)).astype(np.float32)
-        candidates, _, predicted = self.rank_candidates(user_rows, exclude_seen=False)
-        scores[candidates.user, candidates.item] = predicted
-        return scores
-
-    def recommend_indices(
-        self, user_rows: np.ndarray, k: int, exclude_seen: bool = True, batch_size: int = 512
-    ) -> tuple[np.ndarray, np.ndarray]:
-        history = self._require_fitted().matrix
+    def _scores(self, user_rows: np.ndarray, exclude_seen: bool) -> np.ndarray:
+        """Full-catalogue scores: the ranker's for candidates, then popularity below them."""
         snap = self._sources().snapshot
         popularity = np.log1p(snap.item_users[-1])
         fallback = (_FALLBACK + popularity / (popularity.max() + 1.0)).astype(np.float32)
-        user_rows = np.asarray(user_rows, dtype=np.int64)
-        out_idx = np.empty((len(user_rows), k), dtype=np.int64)
-        out_scores = np.empty((len(user_rows), k), dtype=np.float32)
-        for start in range(0, len(user_rows), batch_size):
-            batch = user_rows[start : start + batch_size]
-            scores = np.broadcast_to(fallback, (len(batch), snap.n_items)).copy()
-            candidates, _, predicted = self.rank_candidates(batch, exclude_seen)
-            scores[candidates.user, candidates.item] = predicted
-            if exclude_seen:
-                seen_r, seen_c = history[batch].nonzero()
-                scores[seen_r, seen_c] = -np.inf
-            idx, best = top_k(scores, k)
-            out_idx[start : start + len(batch)] = idx
-            out_scores[start : start + len(batch)] = best
-        return out_idx, out_scores
+        scores = np.broadcast_to(fallback, (len(user_rows), snap.n_items)).copy()
+        candidates, _, predicted = self.rank_candidates(user_rows, exclude_seen)
+        scores[candidates.user, candidates.item] = predicted
+        return scores
+
+    def score_users(self, user_rows: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        return self._scores(user_rows, exclude_seen=False)
+
+    def ranking_scores(
+        self, user_rows: np.ndarray, history: sp.csr_matrix, exclude_seen: bool
+    ) -> np.ndarray:
+        """With ``exclude_seen`` the candidates are drawn from the unseen items, so a user's
+        seen items never take a candidate's place."""
+        return self._scores(user_rows, exclude_seen)
 
     # -- explanations -------------------------------------------------------------------
     def recommend_with_reasons(

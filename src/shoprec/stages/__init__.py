@@ -59,6 +59,14 @@ def run_stage(stage: str, params: Params, *args: str) -> object:
     return result
 
 
+def without_keys(report: object, keys: tuple[str, ...]) -> object:
+    """``report`` with ``keys`` removed at every depth: timings and the device vary run to
+    run, so they go to the log and the benchmarks, not to a versioned output."""
+    if isinstance(report, dict):
+        return {k: without_keys(v, keys) for k, v in report.items() if k not in keys}
+    return report
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -19,6 +19,7 @@ from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet, write_json
 from shoprec.models import load_model
 from shoprec.ranking.fit import fit_two_stage
+from shoprec.stages import without_keys
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +63,6 @@ def run(params: Params) -> dict:
         report["seconds"],
     )
     model.save(layout.TWO_STAGE)
-    write_json(layout.REPORTS / "ranker.json", _without_timings(report))
-    return report
-
-
-def _without_timings(report: dict) -> dict:
-    """Timings and the device vary run to run; they go to the log, not a versioned output."""
-    if isinstance(report, dict):
-        return {
-            k: _without_timings(v)
-            for k, v in report.items()
-            if k not in ("seconds", "training_seconds", "device")
-        }
+    varying = ("seconds", "training_seconds", "device")
+    write_json(layout.REPORTS / "ranker.json", without_keys(report, varying))
     return report

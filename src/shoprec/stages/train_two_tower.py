@@ -20,6 +20,7 @@ from shoprec.errors import DataError
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet, write_json
 from shoprec.models.two_tower_fit import fit_two_tower
+from shoprec.stages import without_keys
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,8 @@ def run(params: Params) -> dict:
     )
     model.save(layout.MODELS / "two_tower")
     at_validation.save(layout.TWO_TOWER_AT_VALIDATION)
-    write_json(layout.REPORTS / "two_tower.json", _without_timings(report))
-    return report
-
-
-TIMINGS = ("examples_per_second", "training_seconds")
-
-
-def _without_timings(report: dict) -> dict:
-    """Timings vary run to run; they go to the log and the benchmarks, not to a versioned output."""
-    if isinstance(report, dict):
-        return {k: _without_timings(v) for k, v in report.items() if k not in TIMINGS}
+    write_json(
+        layout.REPORTS / "two_tower.json",
+        without_keys(report, ("examples_per_second", "training_seconds")),
+    )
     return report

@@ -37,7 +37,7 @@ from shoprec.ranking.candidates import (
 )
 from shoprec.ranking.covisitation import covisitation
 from shoprec.ranking.pair_features import feature_names, pair_features
-from shoprec.ranking.snapshot import build_snapshot
+from shoprec.ranking.snapshot import build_snapshot, cell_matrix
 from shoprec.ranking.two_stage import TwoStageRecommender
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def graded_labels(
     cols = history.item_positions(events["item_id"].to_numpy(dtype=str))
     grade = events["event_type"].map(grades).fillna(0).to_numpy(dtype=np.float32)
     keep = (rows >= 0) & (cols >= 0) & (grade > 0)
-    labels = _max_per_cell(rows[keep], cols[keep], grade[keep], history.shape)
+    labels = cell_matrix(rows[keep], cols[keep], grade[keep], history.shape, "max")
     if exclude is not None:
         seen = exclude.copy()
         seen.data[:] = 1.0
@@ -116,14 +116,6 @@ def graded_labels(
     labels = sp.csr_matrix(labels)
     labels.eliminate_zeros()
     return labels
-
-
-def _max_per_cell(rows, cols, values, shape) -> sp.csr_matrix:
-    order = np.lexsort((-values, cols, rows))
-    rows, cols, values = rows[order], cols[order], values[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_matrix((values[first], (rows[first], cols[first])), shape=shape)
 
 
 def training_pairs(

@@ -37,9 +37,11 @@ def _distinct_count(keys_a: np.ndarray, keys_b: np.ndarray, n_a: int, n_b: int) 
     return np.bincount(pairs // n_b, minlength=n_a).astype(np.float32)
 
 
-def _sparse(rows, cols, values, shape, reduce: str = "sum") -> sp.csr_matrix:
-    if reduce == "min":  # keep the smallest value per cell
-        order = np.lexsort((values, cols, rows))
+def cell_matrix(rows, cols, values, shape, reduce: str = "sum") -> sp.csr_matrix:
+    """A float32 CSR matrix of ``values`` at ``(rows, cols)``; repeated cells are summed, or
+    reduced to their ``"min"`` or ``"max"``."""
+    if reduce in ("min", "max"):  # keep one value per cell
+        order = np.lexsort((values if reduce == "min" else -values, cols, rows))
         rows, cols, values = rows[order], cols[order], values[order]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
@@ -190,7 +192,7 @@ def build_snapshot(
     decay = np.exp(-np.log(2.0) * age_days / recency_half_life_days)
 
     def count(mask: np.ndarray) -> sp.csr_matrix:
-        return _sparse(rows[mask], cols[mask], np.ones(int(mask.sum())), (n_users, n_items))
+        return cell_matrix(rows[mask], cols[mask], np.ones(int(mask.sum())), (n_users, n_items))
 
     return Snapshot(
         cut_seconds=np.array([int(cut_s)], dtype=np.int64),
@@ -213,20 +215,20 @@ def build_snapshot(
         user_items=user_items,
         user_last_days=user_last.astype(np.float32),
         user_mean_log_price=user_mean_log_price,
-        user_category_share=_row_share(_sparse(rows, item_category[cols], weight, shape_c)),
+        user_category_share=_row_share(cell_matrix(rows, item_category[cols], weight, shape_c)),
         user_recent_category_share=_row_share(
-            _sparse(rows, item_category[cols], weight * decay, shape_c)
+            cell_matrix(rows, item_category[cols], weight * decay, shape_c)
         ),
         user_top_category_share=_row_share(
-            _sparse(rows, item_top[cols], weight, (n_users, len(top_names)))
+            cell_matrix(rows, item_top[cols], weight, (n_users, len(top_names)))
         ),
         user_brand_share=_row_share(
-            _sparse(rows, item_brand[cols], weight, (n_users, len(brand_names)))
+            cell_matrix(rows, item_brand[cols], weight, (n_users, len(brand_names)))
         ),
-        user_category_days=_sparse(rows, item_category[cols], days_plus, shape_c, "min"),
+        user_category_days=cell_matrix(rows, item_category[cols], days_plus, shape_c, "min"),
         user_item_views=count(etype == "view"),
         user_item_carts=count(etype == "addtocart"),
         user_item_purchases=count(etype == "purchase"),
-        user_item_days=_sparse(rows, cols, days_plus, (n_users, n_items), "min"),
-        recent=_sparse(rows, cols, weight * decay, (n_users, n_items)),
+        user_item_days=cell_matrix(rows, cols, days_plus, (n_users, n_items), "min"),
+        recent=cell_matrix(rows, cols, weight * decay, (n_users, n_items)),
     )

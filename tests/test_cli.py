@@ -20,6 +20,9 @@ COMMANDS = [
     ["params"],
     ["metrics"],
     ["recommend"],
+    ["registry"],
+    *(["registry", c] for c in ("register", "list", "show", "approve", "reject", "promote")),
+    *(["registry", c] for c in ("rollback", "verify", "lineage")),
     ["flow"],
     ["flow", "train"],
 ]
@@ -39,7 +42,7 @@ def test_every_command_has_clear_help(command):
 
 def test_top_level_help_lists_every_command():
     out = shoprec("--help").stdout
-    for name in ("data", "stage", "params", "metrics", "recommend", "flow"):
+    for name in ("data", "stage", "params", "metrics", "recommend", "registry", "flow"):
         assert name in out
 
 

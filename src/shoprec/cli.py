@@ -27,7 +27,12 @@ data_app = typer.Typer(
 )
 flow_app = typer.Typer(help="Run the Prefect flows.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+registry_app = typer.Typer(
+    help="The model registry: register, approve, promote, roll back, verify, trace.",
+    no_args_is_help=True,
+)
 app.add_typer(flow_app, name="flow")
+app.add_typer(registry_app, name="registry")
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
@@ -228,6 +233,183 @@ def recommend(
             item = f"{row.item_id} {row.title}" if getattr(row, "title", "") else str(row.item_id)
             out.add_row(str(row.rank), escape(item), f"{row.score:.3f}", escape(why))
         console.print(out)
+
+
+RegistryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        help="s3://bucket/prefix or a folder; default: $SHOPREC_REGISTRY_URI, else registry.uri "
+        "in the parameters file.",
+    ),
+]
+ByOption = Annotated[str, typer.Option("--by", help="Who does this (recorded in the audit log).")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log).")]
+
+
+def _registry(uri: str | None, params: Path):
+    from shoprec.config import load_params
+    from shoprec.registry import Registry, open_registry, open_store
+
+    if uri:
+        return Registry(open_store(uri))
+    return open_registry(load_params(params).registry.uri, params.resolve().parent)
+
+
+@registry_app.command("register")
+@readable_errors
+def registry_register(
+    name: Annotated[str, typer.Argument(help="Model name in the registry, e.g. two_stage.")],
+    directory: Annotated[Path, typer.Argument(help="The saved model folder to upload.")],
+    by: ByOption,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Upload a saved model as a new version, with its lineage (data hashes from dvc.lock,
+    params, git commit, test metrics). It starts pending: approve it before promoting it."""
+    from shoprec.registry.lineage import lineage
+
+    if not directory.is_dir():
+        raise ShoprecError(f"{directory}: no such model folder")
+    store = _registry(registry, params)
+    root = params.resolve().parent
+    with console.status(f"uploading {directory} to {store.store.location}…"):
+        version = store.register(name, directory, by, {"lineage": lineage(root, name)})
+    console.print(f"registered {name} v{version} (pending approval) in {store.store.location}")
+
+
+@registry_app.command("list")
+@readable_errors
+def registry_list(
+    registry: RegistryOption = None, params: ParamsOption = Path("params.yaml")
+) -> None:
+    """Every model and version with its status and the aliases pointing at it."""
+    from rich.table import Table
+
+    store = _registry(registry, params)
+    table = Table(title=f"registry {store.store.location}", title_justify="left")
+    for column in ("model", "version", "status", "aliases", "registered"):
+        table.add_column(column)
+    for name in store.models():
+        production = store.alias(name, "production") or {}
+        for info in store.versions(name):
+            aliases = "production" if production.get("version") == info.version else ""
+            when = (info.manifest or {}).get("registered_at", "")
+            table.add_row(name, str(info.version), info.status, aliases, when)
+    console.print(table)
+
+
+@registry_app.command("show")
+@readable_errors
+def registry_show(
+    name: str,
+    version: int,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """The version's status and manifest (files with sha256, metrics, lineage)."""
+    import json
+
+    info = _registry(registry, params).info(name, version)
+    print(json.dumps({"status": info.status, "manifest": info.manifest}, indent=2))
+
+
+def _decide(decision: str, name: str, version: int, by: str, reason: str, uri, params) -> None:
+    _registry(uri, params).decide(name, version, decision, by, reason)
+    console.print(f"{name} v{version}: {decision} by {escape(by)}")
+
+
+@registry_app.command("approve")
+@readable_errors
+def registry_approve(
+    name: str,
+    version: int,
+    by: ByOption,
+    reason: ReasonOption,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Approve a complete version (once); only approved versions can be promoted."""
+    _decide("approved", name, version, by, reason, registry, params)
+
+
+@registry_app.command("reject")
+@readable_errors
+def registry_reject(
+    name: str,
+    version: int,
+    by: ByOption,
+    reason: ReasonOption,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Reject a complete version (once); it can never be promoted."""
+    _decide("rejected", name, version, by, reason, registry, params)
+
+
+@registry_app.command("promote")
+@readable_errors
+def registry_promote(
+    name: str,
+    version: int,
+    by: ByOption,
+    reason: ReasonOption = "",
+    alias: Annotated[str, typer.Option(help="The alias to move.")] = "production",
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Point an alias (production by default) at an approved version."""
+    _registry(registry, params).promote(name, version, by, reason, alias)
+    console.print(f"{name}: {alias} → v{version}")
+
+
+@registry_app.command("rollback")
+@readable_errors
+def registry_rollback(
+    name: str,
+    by: ByOption,
+    reason: ReasonOption = "",
+    alias: Annotated[str, typer.Option(help="The alias to move back.")] = "production",
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Point an alias back at the version it held before."""
+    version = _registry(registry, params).rollback(name, by, reason, alias)
+    console.print(f"{name}: {alias} → v{version} (rolled back)")
+
+
+@registry_app.command("verify")
+@readable_errors
+def registry_verify(
+    name: str,
+    version: int,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Re-compute every file's sha256 against the manifest; exit 1 on any mismatch."""
+    problems = _registry(registry, params).verify(name, version)
+    if problems:
+        shown = "; ".join(f"{f}: {p}" for f, p in sorted(problems.items())[:5])
+        raise ShoprecError(f"{name} v{version} failed verification: {shown}")
+    console.print(f"{name} v{version}: every file matches its sha256")
+
+
+@registry_app.command("lineage")
+@readable_errors
+def registry_lineage(
+    name: str,
+    version: int,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Data hashes (dvc.lock), params, git commit, metrics and the audit trail of a version."""
+    import json
+
+    store = _registry(registry, params)
+    info = store.info(name, version)
+    events = [e for e in store.audit_log(name) if e.get("version") == version]
+    out = {"status": info.status, **((info.manifest or {}).get("lineage") or {}), "audit": events}
+    print(json.dumps(out, indent=2))
 
 
 def _load_flow_module(project_dir: Path, name: str):

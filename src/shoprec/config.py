@@ -232,6 +232,13 @@ class ValidationParams(_Strict):
         return self.model_copy(update={name: Path(root) / getattr(self, name) for name in suites})
 
 
+class RegistryParams(_Strict):
+    """Where model versions live: ``s3://bucket/prefix`` or a folder (relative to the project).
+    ``SHOPREC_REGISTRY_URI`` overrides it."""
+
+    uri: str = "registry"
+
+
 class Params(_Strict):
     data: DataSource = SyntheticSource()
     split: SplitParams = SplitParams()
@@ -240,6 +247,7 @@ class Params(_Strict):
     models: ModelParams = ModelParams()
     evaluation: EvaluationParams = EvaluationParams()
     validation: ValidationParams = ValidationParams()
+    registry: RegistryParams = RegistryParams()
 
 
 SOURCES = ("synthetic", "files", "online_retail")

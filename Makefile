@@ -22,10 +22,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 
-## run: the whole pipeline end to end on params.yaml (synthetic shop by default), then the metrics table
+## run: the whole pipeline end to end on params.yaml (synthetic shop by default), the metrics
+## table, then the evaluation gate: a model that passes is registered, pending approval
 run: setup
 	dvc repro
 	shoprec metrics
+	shoprec registry propose --by "$${USER:-make}" || echo "not registered: see the message above"
 
 ## repro: dvc repro only (skips unchanged stages)
 repro: setup

@@ -22,7 +22,7 @@ COMMANDS = [
     ["recommend"],
     ["registry"],
     *(["registry", c] for c in ("register", "list", "show", "approve", "reject", "promote")),
-    *(["registry", c] for c in ("rollback", "verify", "lineage")),
+    *(["registry", c] for c in ("rollback", "verify", "lineage", "propose")),
     ["flow"],
     ["flow", "train"],
 ]

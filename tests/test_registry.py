@@ -5,65 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 
 from shoprec.registry import LocalStore, Registry, RegistryError, S3Store
-
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "shoprec-test",
-    "AWS_SECRET_ACCESS_KEY": "shoprec-test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """A local S3-compatible HTTP server for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_env(s3_endpoint, monkeypatch):
-    for key, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    return s3_endpoint
-
-
-def new_bucket(endpoint: str) -> str:
-    bucket = f"shoprec-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=endpoint, **_client_credentials()).create_bucket(Bucket=bucket)
-    return bucket
-
-
-def _client_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"],
-    }
+from tests.conftest import CREDENTIALS, free_port, new_bucket
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -79,11 +30,18 @@ def registry_at(uri: str) -> Registry:
     return Registry(S3Store(uri) if uri.startswith("s3://") else LocalStore(uri))
 
 
+def servable(reg: Registry, version: int, name: str = "two_stage") -> int:
+    """These tests upload random bytes, not a model; the round-trip check itself runs on a
+    real model in test_servability_*."""
+    reg.record_check(name, version, "servability", {"passed": True, "users": 0})
+    return version
+
+
 @pytest.fixture
 def model_dir(tmp_path) -> Path:
     folder = tmp_path / "model"
     (folder / "history").mkdir(parents=True)
-    (folder / "model.json").write_text('{"model": "two_stage"}\n')
+    (folder / "card.json").write_text('{"model": "two_stage"}\n')
     (folder / "arrays.npz").write_bytes(os.urandom(4096))
     (folder / "history" / "ids.npz").write_bytes(os.urandom(1024))
     return folder
@@ -96,9 +54,12 @@ def test_register_approve_promote_and_roll_back(uri, model_dir, tmp_path):
     assert v1 == 1 and reg.info("two_stage", 1).status == "pending"
     with pytest.raises(RegistryError, match="only an approved version"):
         reg.promote("two_stage", 1, "ana")
+    with pytest.raises(RegistryError, match="servability"):
+        reg.decide("two_stage", 1, "approved", "ana", "not checked yet")
+    servable(reg, 1)
     reg.decide("two_stage", 1, "approved", "ana", "beats EASE")
     assert reg.promote("two_stage", 1, "ana", "first release") == 1
-    v2 = reg.register("two_stage", model_dir, "ci")
+    v2 = servable(reg, reg.register("two_stage", model_dir, "ci"))
     reg.decide("two_stage", v2, "approved", "ana", "better")
     reg.promote("two_stage", v2, "ana")
     assert reg.alias("two_stage")["version"] == 2
@@ -107,14 +68,17 @@ def test_register_approve_promote_and_roll_back(uri, model_dir, tmp_path):
     with pytest.raises(RegistryError, match="no earlier version"):
         reg.rollback("two_stage", "bo")
 
-    v3 = reg.register("two_stage", model_dir, "ci")
+    v3 = servable(reg, reg.register("two_stage", model_dir, "ci"))
     reg.decide("two_stage", v3, "rejected", "ana", "worse")
     with pytest.raises(RegistryError, match="already rejected"):
         reg.decide("two_stage", v3, "approved", "ana", "changed my mind")
     with pytest.raises(RegistryError, match="is rejected"):
         reg.promote("two_stage", v3, "ana")
 
-    actions = [(e["action"], e.get("version")) for e in reg.audit_log("two_stage")]
+    events = reg.audit_log("two_stage")
+    actions = [
+        (e["action"], e.get("version")) for e in events if e["action"] != "check_servability"
+    ]
     assert actions == [
         ("register", 1),
         ("approve", 1),
@@ -148,7 +112,7 @@ def test_names_that_could_escape_or_confuse_are_refused(uri, model_dir, name):
 def test_sixteen_parallel_registrations_and_promotions_lose_no_update(uri, model_dir):
     def register_and_promote(worker: int) -> int:
         reg = registry_at(uri)  # its own client, as separate machines would have
-        version = reg.register("two_stage", model_dir, f"worker-{worker}")
+        version = servable(reg, reg.register("two_stage", model_dir, f"worker-{worker}"))
         reg.decide("two_stage", version, "approved", f"worker-{worker}", "parallel test")
         reg.promote("two_stage", version, f"worker-{worker}", "parallel test")
         return version
@@ -269,6 +233,11 @@ def test_the_cli_runs_the_whole_cycle_against_s3(s3_env, model_dir):
         in cli("register", "two_stage", str(model_dir), "--by", "ci").stdout
     )
     assert "is pending" in cli("promote", "two_stage", "1", "--by", "ana", ok=False).stderr
+    assert (
+        "servability"
+        in cli("approve", "two_stage", "1", "--by", "a", "--reason", "x", ok=False).stderr
+    )
+    servable(registry_at(uri), 1)
     cli("approve", "two_stage", "1", "--by", "ana", "--reason", "good")
     cli("promote", "two_stage", "1", "--by", "ana")
     listing = cli("list").stdout
@@ -276,10 +245,29 @@ def test_the_cli_runs_the_whole_cycle_against_s3(s3_env, model_dir):
     cli("verify", "two_stage", "1")
     lineage = cli("lineage", "two_stage", "1").stdout
     assert '"action": "promote"' in lineage and '"data"' in lineage and '"commit"' in lineage
-    registry_at(uri).store.put("two_stage/versions/1/files/model.json", b"{}")
+    registry_at(uri).store.put("two_stage/versions/1/files/card.json", b"{}")
     failed = cli("verify", "two_stage", "1", ok=False)
     assert "sha256 mismatch" in failed.stderr and failed.stderr.strip().count("\n") == 0
     assert (
         "invalid model name"
         in cli("register", "../x", str(model_dir), "--by", "ci", ok=False).stderr
     )
+
+
+# -- servability ----------------------------------------------------------------------------
+def test_servability_round_trips_a_real_model_through_a_fresh_process(uri, tmp_path):
+    from shoprec.data.synthetic import generate_shop
+    from shoprec.features.interactions import build_interactions
+    from shoprec.models import create_model
+    from shoprec.registry.propose import check_servability
+
+    events, items = generate_shop(users=120, items=80, days=14, seed=1)
+    history = build_interactions(events, items["item_id"], {"view": 1, "purchase": 5})
+    folder = create_model("itemknn", neighbors=20).fit(history).save(tmp_path / "itemknn")
+    reg = registry_at(uri)
+    version = reg.register("itemknn", folder, "ci")
+    result = check_servability(reg, "itemknn", version, folder)
+    assert result == {"passed": True, "users": 20, "k": 10}
+    reg.decide("itemknn", version, "approved", "ana", "servable")
+    with pytest.raises(RegistryError, match="already recorded"):
+        check_servability(reg, "itemknn", version, folder)

@@ -273,9 +273,80 @@ def registry_register(
         raise ShoprecError(f"{directory}: no such model folder")
     store = _registry(registry, params)
     root = params.resolve().parent
+
     with console.status(f"uploading {directory} to {store.store.location}…"):
         version = store.register(name, directory, by, {"lineage": lineage(root, name)})
-    console.print(f"registered {name} v{version} (pending approval) in {store.store.location}")
+    servable = _servability(store, name, version, directory)
+    console.print(
+        f"registered {name} v{version} (pending approval; servability {servable}) "
+        f"in {store.store.location}"
+    )
+
+
+def _servability(store, name: str, version: int, directory: Path) -> str:
+    """Round-trip check when the folder is a shoprec model; other files are left unchecked
+    (and so cannot be approved)."""
+    from shoprec.models.base import METADATA_FILE
+    from shoprec.registry.propose import check_servability
+
+    if not (directory / METADATA_FILE).is_file():
+        return "not checked: not a shoprec model folder"
+    with console.status("checking that it loads and recommends in a fresh process…"):
+        return (
+            "passed" if check_servability(store, name, version, directory)["passed"] else "FAILED"
+        )
+
+
+@registry_app.command("propose")
+@readable_errors
+def registry_propose(
+    by: ByOption,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Run the evaluation gate on the pipeline's candidate model (gate.model in the parameters
+    file) and, if it passes, register it for approval. Exit 1 with the reasons if it fails."""
+    from shoprec.config import load_params
+    from shoprec.registry.propose import propose
+
+    loaded = load_params(params)
+    store = _registry(registry, params)
+    root = params.resolve().parent
+    with console.status("running the evaluation gate…"):
+        proposal = propose(root, loaded, store, by)
+    name = loaded.gate.model
+    if proposal.gate is None:
+        status = store.info(name, proposal.version).status
+        console.print(
+            f"{name}: these files are already registered as v{proposal.version} ({status})"
+        )
+        return
+    console.print(gate_table(proposal.gate))
+    if proposal.version is None:
+        raise ShoprecError(f"gate failed for {name}: " + "; ".join(proposal.gate.reasons))
+    console.print(
+        f"registered {name} v{proposal.version}: pending approval. Next:\n"
+        f"  shoprec registry approve {name} {proposal.version} --by NAME --reason TEXT\n"
+        f"  shoprec registry promote {name} {proposal.version} --by NAME"
+    )
+
+
+def gate_table(result):
+    from rich.table import Table
+
+    verdict = "[green]passed[/green]" if result.passed else "[red]FAILED[/red]"
+    table = Table(title=f"evaluation gate for {result.model}: {verdict}", title_justify="left")
+    for column in ("check", "value", "threshold", "verdict"):
+        table.add_column(column)
+    for c in result.checks:
+        value = "—" if c.value is None else f"{c.value:.4f}"
+        table.add_row(
+            escape(c.name),
+            value,
+            escape(c.threshold),
+            "pass" if c.passed else f"[red]fail[/red] {escape(c.detail)}",
+        )
+    return table
 
 
 @registry_app.command("list")

@@ -232,6 +232,22 @@ class ValidationParams(_Strict):
         return self.model_copy(update={name: Path(root) / getattr(self, name) for name in suites})
 
 
+class GateParams(_Strict):
+    """What a model must show before it can be proposed for production."""
+
+    model: str = "two_stage"  # the candidate the pipeline proposes
+    metric: str = Field("ndcg@10", pattern=r"^[a-z]+@\d+$")
+    floors: dict[str, float] = Field(default_factory=lambda: {"ndcg@10": 0.02, "recall@20": 0.05})
+    min_lift_over_baselines: float = 0.0  # relative, over the best baseline of the same run
+    min_lift_over_production: float = 0.0  # relative, over the champion re-scored now
+    require_significance: bool = True  # paired bootstrap interval of the difference above 0
+    bootstrap_samples: PositiveInt = 1000
+    confidence: float = Field(0.95, gt=0, lt=1)
+    max_model_mb: PositiveFloat = 2000.0
+    max_latency_ms: PositiveFloat = 200.0  # p95 of recommend() for one user
+    latency_users: PositiveInt = 200
+
+
 class RegistryParams(_Strict):
     """Where model versions live: ``s3://bucket/prefix`` or a folder (relative to the project).
     ``SHOPREC_REGISTRY_URI`` overrides it."""
@@ -248,6 +264,7 @@ class Params(_Strict):
     evaluation: EvaluationParams = EvaluationParams()
     validation: ValidationParams = ValidationParams()
     registry: RegistryParams = RegistryParams()
+    gate: GateParams = GateParams()
 
 
 SOURCES = ("synthetic", "files", "online_retail")

@@ -6,6 +6,7 @@ Layout (DESIGN.md, Registry), the same on S3 and in a folder::
     <model>/versions/<n>/files/...        the model's files
     <model>/versions/<n>/manifest.json    written last: sha256 of every file, metrics, params,
                                           data hashes, git commit, gate result
+    <model>/versions/<n>/checks/<c>.json  checks after upload (servability), once each
     <model>/versions/<n>/decision.json    approve / reject, once, by conditional create
     <model>/aliases/<alias>.json          {version, history}: moved by compare-and-swap
     <model>/audit/<time>-<id>.json        append-only: who did what, when, why
@@ -195,6 +196,27 @@ class Registry:
     def versions(self, name: str) -> list[VersionInfo]:
         return [self.info(name, v) for v in self._version_numbers(name)]
 
+    # -- checks -------------------------------------------------------------------------
+    def record_check(self, name: str, version: int, check: str, result: dict[str, Any]) -> None:
+        """Record the outcome of a check on a complete version (once per check)."""
+        check_name(check, "check name")
+        payload = {**result, "time": _now()}
+        try:
+            self.store.put(
+                self._version_key(name, version, f"checks/{check}.json"),
+                _json(payload),
+                if_none_match=True,
+            )
+        except PreconditionFailed:
+            raise RegistryError(f"{name} v{version}: {check} was already recorded") from None
+        self.audit(name, f"check_{check}", "shoprec", version=int(version), passed=result["passed"])
+
+    def check(self, name: str, version: int, check: str) -> dict[str, Any] | None:
+        try:
+            return self._read_json(self._version_key(name, version, f"checks/{check}.json"))[0]
+        except NotFound:
+            return None
+
     # -- decisions ----------------------------------------------------------------------
     def decide(self, name: str, version: int, decision: str, by: str, reason: str) -> None:
         """Record ``approved`` or ``rejected`` for a complete version, once."""
@@ -205,6 +227,12 @@ class Registry:
         info = self.info(name, version)
         if not info.complete:
             raise RegistryError(f"{name} v{version} is incomplete (no manifest): cannot decide")
+        servable = self.check(name, version, "servability")
+        if decision == "approved" and not (servable and servable.get("passed")):
+            raise RegistryError(
+                f"{name} v{version} has not passed the servability check (its files, read back "
+                "from the registry, must load and recommend as before upload)"
+            )
         record = {"decision": decision, "by": by, "reason": reason, "time": _now()}
         try:
             self.store.put(

@@ -1,0 +1,155 @@
+"""From a trained model to a registry version waiting for a human: gate, register, servability.
+
+``propose`` runs the evaluation gate on the pipeline's outputs (the champion behind the
+``production`` alias is fetched, verified and re-scored on today's test split), registers the
+model only if it passes, then checks that the uploaded files, read back from the registry, load
+in a fresh process and answer ``recommend()`` exactly as the local model did. A version is only
+approvable once that check has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from shoprec import layout
+from shoprec.config import Params
+from shoprec.evaluation.evaluate import build_targets
+from shoprec.evaluation.gate import GateResult, run_gate
+from shoprec.features.interactions import Interactions
+from shoprec.io import read_json, read_parquet
+from shoprec.models import BASELINES, load_model
+from shoprec.registry.lineage import lineage
+from shoprec.registry.registry import Registry, sha256_file
+from shoprec.registry.store import RegistryError
+
+log = logging.getLogger(__name__)
+SERVABILITY_USERS = 20
+
+
+@dataclass
+class Proposal:
+    gate: GateResult | None  # None: these exact files were registered before
+    version: int | None  # None: the gate stopped the model
+
+
+def _recommend_in_fresh_process(model_dir: Path, users: list[str], k: int) -> list[tuple]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shoprec",
+            "recommend",
+            *users,
+            "--model",
+            str(model_dir),
+            "-k",
+            str(k),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RegistryError(f"the registered model does not load: {proc.stderr.strip()[-300:]}")
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return [(r["user_id"], r["rank"], r["item_id"]) for r in rows]
+
+
+def check_servability(
+    registry: Registry,
+    name: str,
+    version: int,
+    local_dir: Path,
+    users: list[str] | None = None,
+    k: int = 10,
+) -> dict:
+    """Fetch the version (checksums verified), load it in a new process, and compare its
+    recommendations for ``users`` (default: the first of the model's own users) with the local
+    model's; the result is recorded in the registry."""
+    model = load_model(local_dir)
+    if users is None:
+        users = [str(u) for u in model.history.user_ids[:SERVABILITY_USERS]]
+    local = model.recommend(users, k=k)
+    expected = list(zip(local["user_id"], local["rank"], local["item_id"], strict=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        fetched = registry.download(name, version, Path(tmp) / name)
+        served = _recommend_in_fresh_process(fetched, users, k)
+    same = served == [(str(u), int(r), str(i)) for u, r, i in expected]
+    result = {"passed": same, "users": len(users), "k": k}
+    if not same:
+        result["detail"] = "recommendations after the round trip differ from before upload"
+    registry.record_check(name, version, "servability", result)
+    return result
+
+
+def _same_files_as(registry: Registry, name: str, model_dir: Path) -> int | None:
+    """The newest complete version whose files are exactly these, if any."""
+    local = {
+        p.relative_to(model_dir).as_posix(): sha256_file(p)
+        for p in model_dir.rglob("*")
+        if p.is_file()
+    }
+    for info in reversed(registry.versions(name)):
+        if info.complete and info.manifest.get("files") == local:
+            return info.version
+    return None
+
+
+def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Proposal:
+    root = Path(root)
+    g = params.gate
+    name = g.model
+    model_dir = root / layout.MODELS / name
+    model = load_model(model_dir)
+    existing = _same_files_as(registry, name, model_dir)
+    if existing is not None:
+        log.info("%s: these files are already registered as v%d", name, existing)
+        return Proposal(None, existing)
+    current = Interactions.load(root / layout.BEFORE_TEST)
+    e = params.evaluation
+    targets = build_targets(
+        read_parquet(root / layout.SPLIT / "test.parquet"),
+        current,
+        e.relevant_event_types,
+        e.repeat_purchases,
+    )
+    run_metrics = read_json(root / layout.EVALUATION_METRICS)
+    champion = champion_version = None
+    alias = registry.alias(name, "production")
+    with tempfile.TemporaryDirectory() as tmp:
+        if alias is not None:
+            champion_version = alias["version"]
+            fetched = registry.download(name, champion_version, Path(tmp) / "champion")
+            champion = load_model(fetched)
+        result = run_gate(
+            name,
+            model,
+            model_dir,
+            targets,
+            current,
+            run_metrics,
+            list(BASELINES),
+            g,
+            champion,
+            champion_version,
+            exclude_seen=not e.repeat_purchases,
+        )
+    if not result.passed:
+        registry.audit(name, "gate_failed", by, "; ".join(result.reasons))
+        return Proposal(result, None)
+    version = registry.register(
+        name,
+        model_dir,
+        by,
+        {"gate": result.as_dict(), "lineage": lineage(root, name)},
+    )
+    users = [str(u) for u in current.user_ids[targets.user_rows[:SERVABILITY_USERS]]]
+    check_servability(registry, name, version, model_dir, users)
+    return Proposal(result, version)

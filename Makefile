@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 run: setup
 	dvc repro
 	shoprec metrics
-	shoprec registry propose --by "$${USER:-make}" || echo "not registered: see the message above"
+	shoprec registry propose --by "$$(whoami)" || echo "not registered: see the message above"
 
 ## repro: dvc repro only (skips unchanged stages)
 repro: setup

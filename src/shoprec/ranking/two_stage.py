@@ -18,7 +18,7 @@ import scipy.sparse as sp
 import xgboost as xgb
 
 from shoprec.errors import DataError
-from shoprec.models.base import Recommender
+from shoprec.models.base import Recommender, top_k
 from shoprec.ranking import ranker
 from shoprec.ranking.candidates import (
     ITEM_TO_ITEM,
@@ -83,12 +83,15 @@ class TwoStageRecommender(Recommender):
         raise NotImplementedError("two_stage ranks known users (score_users)")
 
     def _scores(self, user_rows: np.ndarray, exclude_seen: bool) -> np.ndarray:
+        candidates, _, predicted = self.rank_candidates(user_rows, exclude_seen)
+        return self._full_scores(len(user_rows), candidates, predicted)
+
+    def _full_scores(self, n_users: int, candidates: Candidates, predicted: np.ndarray):
         """Full-catalogue scores: the ranker's for candidates, then popularity below them."""
         snap = self._sources().snapshot
         popularity = np.log1p(snap.item_users[-1])
         fallback = (_FALLBACK + popularity / (popularity.max() + 1.0)).astype(np.float32)
-        scores = np.broadcast_to(fallback, (len(user_rows), snap.n_items)).copy()
-        candidates, _, predicted = self.rank_candidates(user_rows, exclude_seen)
+        scores = np.broadcast_to(fallback, (n_users, snap.n_items)).copy()
         scores[candidates.user, candidates.item] = predicted
         return scores
 
@@ -120,8 +123,13 @@ class TwoStageRecommender(Recommender):
         if (rows < 0).any():
             shown = ", ".join(user_ids[rows < 0][:5])
             raise DataError(f"{self.name}: {int((rows < 0).sum())} unknown user id(s): {shown}")
-        idx, best = self.recommend_indices(rows, k, exclude_seen)
-        candidates, x, _ = self.rank_candidates(rows, exclude_seen)
+        # one candidate pass serves both the ranking and the reasons
+        candidates, x, predicted = self.rank_candidates(rows, exclude_seen)
+        scores = self._full_scores(len(rows), candidates, predicted)
+        if exclude_seen:
+            seen_r, seen_c = history.matrix[rows].nonzero()
+            scores[seen_r, seen_c] = -np.inf
+        idx, best = top_k(scores, k)
         n_items = sources.snapshot.n_items
         position_of = {
             key: p for p, key in enumerate((candidates.user * n_items + candidates.item).tolist())

@@ -66,11 +66,11 @@ def s3_env(s3_endpoint, monkeypatch):
 
 def new_bucket(endpoint: str) -> str:
     bucket = f"shoprec-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=endpoint, **_client_credentials()).create_bucket(Bucket=bucket)
+    boto3.client("s3", endpoint_url=endpoint, **client_credentials()).create_bucket(Bucket=bucket)
     return bucket
 
 
-def _client_credentials() -> dict[str, str]:
+def client_credentials() -> dict[str, str]:
     return {
         "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],

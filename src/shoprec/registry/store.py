@@ -115,6 +115,15 @@ class LocalStore:
         )
 
 
+CREDENTIAL_ERRORS = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "AccessDenied",
+}
+
+
 class S3Store:
     """``s3://bucket/prefix`` through boto3: endpoint from ``AWS_ENDPOINT_URL`` (any
     S3-compatible server), credentials from the standard AWS chain, bounded retries."""
@@ -157,6 +166,11 @@ class S3Store:
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise NotFound(f"{self.location}: no {kwargs.get('Key', '')}") from None
             message = exc.response.get("Error", {}).get("Message", code)
+            if code in CREDENTIAL_ERRORS:
+                raise RegistryError(
+                    f"{self.location}: {what} refused, the credentials were not accepted "
+                    f"({code}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile"
+                ) from None
             raise RegistryError(f"{self.location}: {what} refused: {code}: {message}") from None
         except BotoCoreError as exc:
             raise RegistryError(f"{self.location}: {what} failed: {exc}") from None

@@ -4,18 +4,43 @@ Stages run through ``dvc repro --single-item`` (see ``shoprec.dvc_stages``), so 
 and ``dvc repro`` produce the same versioned outputs and share DVC's cache: an unchanged
 stage is skipped here too. A failed stage fails the flow with the stage's readable error.
 The data validation report is published as artifacts whether the batch was accepted or not.
+
+Then what DVC should not do: the evaluation gate (``shoprec-gate`` artifact); a candidate that
+passes is registered and the flow pauses for a human decision, given in the Prefect UI (a typed
+form) or with ``shoprec registry approve|reject`` from a terminal (which resumes this run). The
+pause lives in the flow, not in a task. After ``promotion.approval_timeout_s`` the version stays
+pending and the run completes. On approval the data is pushed to the DVC remote and the
+``production`` alias moves. ``promotion.require_approval: false`` approves automatically.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run
+from prefect.states import Running
+from pydantic import Field
 
 from shoprec import layout
+from shoprec.config import Params, load_params
 from shoprec.dvc_stages import list_stages, repro_stage
 from shoprec.io import read_json
+from shoprec.registry import Registry, open_registry
+from shoprec.registry.promotion import dvc_remote_url, promote_with_data
+from shoprec.registry.propose import propose
+
+
+class ApprovalDecision(RunInput):
+    """A reviewer's decision on a registered model version (the form the Prefect UI shows)."""
+
+    approve: bool
+    by: str = Field(min_length=1, description="who decides")
+    reason: str = Field(min_length=1, description="why")
 
 
 @task(task_run_name="{stage}", retries=0)
@@ -72,9 +97,142 @@ def publish_validation_report(root: Path) -> None:
     )
 
 
+@task(retries=0)
+def propose_candidate(project_dir: str, by: str) -> dict:
+    """Gate → register if it passes → servability check (``shoprec registry propose``)."""
+    root = Path(project_dir)
+    params = load_params(root / "params.yaml")
+    registry = open_registry(params.registry.uri, root)
+    proposal = propose(root, params, registry, by)
+    gate = proposal.gate
+    return {
+        "model": params.gate.model,
+        "version": proposal.version,
+        "gate_markdown": gate.markdown() if gate else None,
+        "reasons": gate.reasons if gate else [],
+    }
+
+
+@task(retries=0)
+def promote_candidate(project_dir: str, name: str, version: int, by: str) -> str:
+    """Push the version's data to the DVC remote, then move the alias; returns the data line."""
+    root = Path(project_dir)
+    params = load_params(root / "params.yaml")
+    registry = open_registry(params.registry.uri, root)
+    remote = dvc_remote_url(params.promotion.dvc_remote, registry.store.location, root)
+    promotion = promote_with_data(
+        registry,
+        name,
+        version,
+        by,
+        "approved in the training flow",
+        params.promotion.alias,
+        root,
+        remote,
+    )
+    return promotion.data
+
+
+def wait_for_decision(registry: Registry, name: str, version: int, params: Params) -> None:
+    """Pause this flow run until a reviewer decides (UI form or terminal), or the timeout."""
+    logger = get_run_logger()
+    p = params.promotion
+    run_id = str(flow_run.id)
+    registry.audit(
+        name,
+        "awaiting_approval",
+        "prefect",
+        f"flow run waits up to {p.approval_timeout_s} s",
+        version=version,
+        flow_run_id=run_id,
+    )
+    commands = (
+        f"shoprec registry approve {name} {version} --by NAME --reason TEXT\n"
+        f"shoprec registry reject {name} {version} --by NAME --reason TEXT"
+    )
+    create_markdown_artifact(
+        key="shoprec-approval",
+        markdown=(
+            f"# {name} v{version} waits for approval\n\nResume this flow run with a decision "
+            f"in the UI, or from a terminal:\n\n```\n{commands}\n```\n"
+        ),
+        description="What this flow run is waiting for",
+    )
+    logger.info(
+        "%s v%d waits for approval (up to %d s):\n%s", name, version, p.approval_timeout_s, commands
+    )
+    try:
+        decision = pause_flow_run(
+            wait_for_input=ApprovalDecision.with_initial_data(
+                description=f"Approve {name} v{version} for {p.alias}?", approve=True
+            ),
+            timeout=p.approval_timeout_s,
+            poll_interval=p.poll_interval_s,
+        )
+    except FlowPauseTimeout:
+        # the run goes on (and completes); the version stays pending for a later decision
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(
+                flow_run.id, Running(message="approval wait timed out"), force=True
+            )
+        logger.warning(
+            "no decision on %s v%d within %d s: it stays pending",
+            name,
+            version,
+            p.approval_timeout_s,
+        )
+        return
+    if registry.info(name, version).decision is None:  # not already given from a terminal
+        verdict = "approved" if decision.approve else "rejected"
+        registry.decide(name, version, verdict, decision.by, decision.reason)
+
+
+def propose_and_promote(root: Path, by: str) -> dict:
+    """The gate, registration, approval wait and promotion for the pipeline's candidate."""
+    logger = get_run_logger()
+    outcome = propose_candidate(str(root), by)
+    name, version = outcome["model"], outcome["version"]
+    if outcome["gate_markdown"]:
+        create_markdown_artifact(
+            key="shoprec-gate", markdown=outcome["gate_markdown"], description="Evaluation gate"
+        )
+    if version is None:
+        logger.warning("the gate stopped %s: %s", name, "; ".join(outcome["reasons"]))
+        return {
+            "model": name,
+            "version": None,
+            "status": "stopped by the gate",
+            "reasons": outcome["reasons"],
+        }
+    params = load_params(root / "params.yaml")
+    registry = open_registry(params.registry.uri, root)
+    result = {"model": name, "version": version}
+    if registry.info(name, version).status != "pending":
+        # registered and decided before (same files): aliases are a human's business now
+        logger.info("%s v%d was already %s", name, version, registry.info(name, version).status)
+        return {**result, "status": registry.info(name, version).status}
+    if params.promotion.require_approval:
+        wait_for_decision(registry, name, version, params)
+    else:
+        registry.decide(
+            name, version, "approved", by, "automatic: promotion.require_approval is false"
+        )
+    status = registry.info(name, version).status
+    if status == "approved":
+        result["data"] = promote_candidate(str(root), name, version, by)
+        result["alias"] = params.promotion.alias
+        logger.info("%s v%d is now %s (%s)", name, version, params.promotion.alias, result["data"])
+    return {**result, "status": status}
+
+
 @flow(name="shoprec-training", log_prints=True)
-def training_flow(project_dir: str = ".", force: bool = False) -> dict:
-    """Run the whole pipeline of ``project_dir`` and publish the test metrics."""
+def training_flow(
+    project_dir: str = ".", force: bool = False, gate: bool = True, by: str = "prefect"
+) -> dict:
+    """Run the whole pipeline of ``project_dir``, publish the test metrics, then (``gate``)
+    gate, register, wait for approval and promote the candidate model.
+
+    Returns ``{"metrics": {...}, "registry": {...} | None}``."""
     logger = get_run_logger()
     root = Path(project_dir).resolve()
     stages = list_stages(root)
@@ -93,7 +251,7 @@ def training_flow(project_dir: str = ".", force: bool = False) -> dict:
         markdown="# Test metrics\n\n" + metrics_markdown(metrics, intervals),
         description="Full-ranking test metrics with 95% bootstrap intervals",
     )
-    return metrics
+    return {"metrics": metrics, "registry": propose_and_promote(root, by) if gate else None}
 
 
 if __name__ == "__main__":

@@ -386,8 +386,15 @@ def registry_show(
 
 
 def _decide(decision: str, name: str, version: int, by: str, reason: str, uri, params) -> None:
-    _registry(uri, params).decide(name, version, decision, by, reason)
+    from shoprec.registry.promotion import resume_waiting_flow, waiting_flow_run
+
+    store = _registry(uri, params)
+    store.decide(name, version, decision, by, reason)
     console.print(f"{name} v{version}: {decision} by {escape(by)}")
+    if waiting_flow_run(store, name, version):
+        with console.status("telling the waiting training flow…"):
+            said = resume_waiting_flow(store, name, version, decision == "approved", by, reason)
+        console.print(said)
 
 
 @registry_app.command("approve")
@@ -429,9 +436,53 @@ def registry_promote(
     registry: RegistryOption = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Point an alias (production by default) at an approved version."""
-    _registry(registry, params).promote(name, version, by, reason, alias)
-    console.print(f"{name}: {alias} → v{version}")
+    """Point an alias (production by default) at an approved version. Run from the project that
+    trained it, the data in its dvc.lock is first pushed to the DVC remote (promotion.dvc_remote)
+    so the version's lineage can always be pulled back."""
+    from shoprec.registry.promotion import promote_with_data
+
+    store = _registry(registry, params)
+    root, remote = _data_remote(store, params)
+    with console.status(f"pushing the data to {remote}…"):
+        done = promote_with_data(store, name, version, by, reason, alias, root, remote)
+    console.print(f"{name}: {alias} → v{version} ({escape(done.data)})")
+
+
+def _data_remote(store, params: Path) -> tuple[Path | None, str]:
+    """The project root (None without a parameters file) and its DVC remote URL."""
+    from shoprec.config import PromotionParams, load_params
+    from shoprec.registry.promotion import dvc_remote_url
+
+    root = params.resolve().parent if params.is_file() else None
+    configured = load_params(params).promotion if root else PromotionParams()
+    return root, dvc_remote_url(configured.dvc_remote, store.store.location, root or ".")
+
+
+@registry_app.command("push-data")
+@readable_errors
+def registry_push_data(
+    name: str,
+    version: int,
+    registry: RegistryOption = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Push the data a version was trained on (this project's dvc.lock outputs, which must be
+    the version's) to the DVC remote (promotion.dvc_remote)."""
+    from shoprec.registry.lineage import dvc_lock_hashes
+    from shoprec.registry.promotion import push_data
+
+    store = _registry(registry, params)
+    root, remote = _data_remote(store, params)
+    wanted = ((store.info(name, version).manifest or {}).get("lineage") or {}).get("data")
+    if root is None or not wanted or dvc_lock_hashes(root) != wanted:
+        raise ShoprecError(
+            f"this project's dvc.lock does not hold {name} v{version}'s data hashes: check out "
+            "its commit (shoprec registry lineage) and run dvc repro first"
+        )
+    with console.status(f"pushing the data to {remote}…"):
+        said = push_data(root, remote)
+    store.audit(name, "data_pushed", "cli", remote=remote, version=int(version))
+    console.print(f"{name} v{version}: {escape(said)} → {remote}")
 
 
 @registry_app.command("rollback")
@@ -480,6 +531,13 @@ def registry_lineage(
     info = store.info(name, version)
     events = [e for e in store.audit_log(name) if e.get("version") == version]
     out = {"status": info.status, **((info.manifest or {}).get("lineage") or {}), "audit": events}
+    pushed = [e["remote"] for e in events if e["action"] == "data_pushed"]
+    commit = (out.get("git") or {}).get("commit")
+    if pushed and commit:
+        out["restore_data"] = (
+            f"git checkout {commit} && dvc remote add --local -f shoprec {pushed[-1]} && "
+            "dvc pull --remote shoprec"
+        )
     print(json.dumps(out, indent=2))
 
 
@@ -501,8 +559,13 @@ def _load_flow_module(project_dir: Path, name: str):
 def flow_train(
     project_dir: Annotated[Path, typer.Option(help="Project root (with dvc.yaml).")] = Path("."),
     force: Annotated[bool, typer.Option(help="Re-run every stage even if unchanged.")] = False,
+    gate: Annotated[
+        bool, typer.Option(help="Gate, register and wait for approval after the stages.")
+    ] = True,
+    by: Annotated[str, typer.Option(help="Who registers (recorded in the audit log).")] = "prefect",
 ) -> None:
-    """Run the training flow (all DVC stages as Prefect tasks) and print the metrics table.
+    """Run the training flow (all DVC stages as Prefect tasks), print the metrics table, then
+    gate, register and wait for approval (promotion.* in the parameters file).
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary local one when it is unset.
     """
@@ -512,14 +575,19 @@ def flow_train(
     module = _load_flow_module(project_dir, "training")
     logging.getLogger("prefect").setLevel(logging.WARNING)
     try:
-        result = module.training_flow(project_dir=str(project_dir), force=force)
+        result = module.training_flow(project_dir=str(project_dir), force=force, gate=gate, by=by)
     except ShoprecError:
         raise
     except Exception as exc:  # Prefect wraps some failures; keep the message readable
         raise ShoprecError(f"training flow failed: {exc}") from None
     intervals_path = project_dir / "metrics" / "confidence_intervals.json"
     intervals = read_json(intervals_path) if intervals_path.is_file() else {}
-    console.print(metrics_table(result, intervals))
+    console.print(metrics_table(result["metrics"], intervals))
+    outcome = result["registry"]
+    if outcome:
+        where = f" v{outcome['version']}" if outcome["version"] else ""
+        reasons = "; ".join(outcome.get("reasons", []))
+        console.print(f"{outcome['model']}{where}: {outcome['status']} {escape(reasons)}".strip())
 
 
 def main() -> None:  # pragma: no cover - console-script shim

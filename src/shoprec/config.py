@@ -255,6 +255,18 @@ class RegistryParams(_Strict):
     uri: str = "registry"
 
 
+class PromotionParams(_Strict):
+    """What happens to a version that passed the gate, in the training flow."""
+
+    require_approval: bool = True  # false: promote automatically (development only)
+    approval_timeout_s: PositiveInt = 86400  # then the version stays pending; approve later
+    poll_interval_s: PositiveInt = 10  # how often the paused flow checks for a decision
+    alias: str = "production"
+    # where `dvc push` sends the data of a promoted version: s3://bucket/prefix or a folder;
+    # empty means beside the registry (<registry>-dvc); SHOPREC_DVC_REMOTE overrides it
+    dvc_remote: str = ""
+
+
 class Params(_Strict):
     data: DataSource = SyntheticSource()
     split: SplitParams = SplitParams()
@@ -265,6 +277,7 @@ class Params(_Strict):
     validation: ValidationParams = ValidationParams()
     registry: RegistryParams = RegistryParams()
     gate: GateParams = GateParams()
+    promotion: PromotionParams = PromotionParams()
 
 
 SOURCES = ("synthetic", "files", "online_retail")

@@ -33,6 +33,28 @@ def _dvc() -> str:
     return str(local) if local.exists() else "dvc"
 
 
+def run_dvc(args: list[str], project_dir: str | Path = ".") -> subprocess.CompletedProcess:
+    """Run ``dvc ARGS`` in ``project_dir`` with this environment's DVC; output captured."""
+    return subprocess.run(
+        [_dvc(), *args],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        check=False,
+    )
+
+
+def last_error(output: str) -> str:
+    """The most telling line of a failed DVC command: our own one-line error, else DVC's."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    ours = [line for line in lines if re.match(r"^shoprec [\w@-]+: error:", line)]
+    if ours:
+        return ours[-1]
+    errors = [line for line in lines if line.startswith("ERROR") or "Error" in line]
+    return (errors or lines or ["no output"])[-1]
+
+
 @dataclass
 class StageOutcome:
     stage: str
@@ -45,39 +67,18 @@ def list_stages(project_dir: str | Path = ".") -> list[str]:
     project_dir = Path(project_dir)
     if not (project_dir / "dvc.yaml").is_file():
         raise ShoprecError(f"{project_dir}: no dvc.yaml here; run from the project root")
-    proc = subprocess.run(
-        [_dvc(), "stage", "list", "--name-only"],
-        cwd=project_dir,
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        check=False,
-    )
+    proc = run_dvc(["stage", "list", "--name-only"], project_dir)
     if proc.returncode != 0:
-        raise StageFailed(f"dvc stage list failed: {_last_error(proc.stdout + proc.stderr)}")
+        raise StageFailed(f"dvc stage list failed: {last_error(proc.stdout + proc.stderr)}")
     return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
-
-
-def _last_error(output: str) -> str:
-    """The most telling line of a failed stage: our own one-line error, else DVC's."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    ours = [line for line in lines if re.match(r"^shoprec [\w@-]+: error:", line)]
-    if ours:
-        return ours[-1]
-    errors = [line for line in lines if line.startswith("ERROR") or "Error" in line]
-    return (errors or lines or ["no output"])[-1]
 
 
 def repro_stage(stage: str, project_dir: str | Path = ".", force: bool = False) -> StageOutcome:
     """``dvc repro --single-item STAGE``; raise ``StageFailed`` with a readable message."""
-    cmd = [_dvc(), "repro", "--single-item", stage]
-    if force:
-        cmd.append("--force")
-    proc = subprocess.run(
-        cmd, cwd=project_dir, capture_output=True, text=True, env=_environment(), check=False
-    )
+    args = ["repro", "--single-item", stage] + (["--force"] if force else [])
+    proc = run_dvc(args, project_dir)
     output = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0:
-        raise StageFailed(f"stage '{stage}' failed: {_last_error(output)}")
+        raise StageFailed(f"stage '{stage}' failed: {last_error(output)}")
     skipped = "didn't change, skipping" in output or "is cached - skipping run" in output
     return StageOutcome(stage=stage, skipped=skipped, output=output)

@@ -4,6 +4,7 @@ S3-compatible server (moto's, started here). Lifecycle, concurrency, faults, tam
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -284,9 +285,12 @@ def test_a_wrong_credential_is_one_readable_error(s3_with_auth, monkeypatch):
 
 
 # -- the command line -----------------------------------------------------------------------
-def test_the_cli_runs_the_whole_cycle_against_s3(s3_env, model_dir):
+def test_the_cli_runs_the_whole_cycle_against_s3(s3_env, model_dir, tmp_path):
     uri = f"s3://{new_bucket(s3_env)}/models"
     env = {**os.environ, "SHOPREC_REGISTRY_URI": uri}
+    project = tmp_path / "project"  # a project folder without DVC outputs
+    project.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "params.yaml", project)
 
     def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run(
@@ -294,7 +298,7 @@ def test_the_cli_runs_the_whole_cycle_against_s3(s3_env, model_dir):
             capture_output=True,
             text=True,
             env=env,
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=project,
             check=False,
         )
         assert (proc.returncode == 0) == ok, proc.stderr
@@ -312,7 +316,8 @@ def test_the_cli_runs_the_whole_cycle_against_s3(s3_env, model_dir):
     )
     servable(registry_at(uri), 1)
     cli("approve", "two_stage", "1", "--by", "ana", "--reason", "good")
-    cli("promote", "two_stage", "1", "--by", "ana")
+    promoted = cli("promote", "two_stage", "1", "--by", "ana").stdout
+    assert "production → v1" in promoted and "data not pushed" in promoted
     listing = cli("list").stdout
     assert "approved" in listing and "production" in listing
     cli("verify", "two_stage", "1")

@@ -106,7 +106,9 @@ def promote_with_data(
     wanted = (info.manifest.get("lineage") or {}).get("data") or {}
     if root is None:
         data = "data not pushed: no project given"
-    elif wanted and dvc_lock_hashes(Path(root)) == wanted:
+    elif not wanted:
+        data = f"data not pushed: v{version} records no DVC data hashes"
+    elif dvc_lock_hashes(Path(root)) == wanted:
         data = push_data(root, remote_url)
         registry.audit(name, "data_pushed", by, remote=remote_url, version=int(version))
     else:

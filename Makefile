@@ -33,7 +33,8 @@ run: setup
 repro: setup
 	dvc repro
 
-## flow: the same pipeline as a Prefect flow (temporary local Prefect API unless PREFECT_API_URL is set)
+## flow: the same pipeline as a Prefect flow (temporary local Prefect API unless PREFECT_API_URL is set),
+## then the gate; a model that passes waits for approval (shoprec registry approve from another terminal)
 flow: setup
 	shoprec flow train
 

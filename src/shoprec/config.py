@@ -267,6 +267,32 @@ class PromotionParams(_Strict):
     dvc_remote: str = ""
 
 
+class ServingParams(_Strict):
+    """``shoprec serve``: which registry model it serves and how it answers."""
+
+    model: str = "two_stage"
+    alias: str = "production"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    poll_interval_s: PositiveFloat = 30.0  # how often the alias is checked for a new version
+    default_k: PositiveInt = 10
+    max_k: PositiveInt = 100
+    session_events: PositiveInt = 50  # recent events kept in memory per user (POST /v1/events)
+    items: str = "data/validated/items.parquet"  # titles, prices, categories (folder-relative)
+
+
+class BatchScoringParams(_Strict):
+    """The nightly batch: top-K for every active user, written as Parquet parts."""
+
+    model: str = "two_stage"
+    alias: str = "production"
+    output: str = "batch/recommendations"  # a folder (project-relative) or s3://bucket/prefix
+    k: PositiveInt = 20
+    chunk_size: PositiveInt = 5000
+    active_days: int = Field(30, ge=0)  # an event in the last N days; 0: every known user
+    events: str = "data/validated/events.parquet"
+
+
 class Params(_Strict):
     data: DataSource = SyntheticSource()
     split: SplitParams = SplitParams()
@@ -278,6 +304,8 @@ class Params(_Strict):
     registry: RegistryParams = RegistryParams()
     gate: GateParams = GateParams()
     promotion: PromotionParams = PromotionParams()
+    serving: ServingParams = ServingParams()
+    batch_scoring: BatchScoringParams = BatchScoringParams()
 
 
 SOURCES = ("synthetic", "files", "online_retail")

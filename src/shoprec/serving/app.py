@@ -1,0 +1,282 @@
+"""The recommendation service: FastAPI over the model behind the registry alias.
+
+Endpoints: ``/v1/recommendations/{user_id}``, ``/v1/similar/{item_id}``, ``POST /v1/events``,
+``/healthz`` (the process is up), ``/readyz`` (a verified model is loaded), ``/metrics``
+(Prometheus) and the OpenAPI docs at ``/docs``. Every error a caller can cause is a 4xx with a
+JSON body ``{"error": ..., "detail": ...}``; nothing a request sends can produce a 500.
+"""
+
+# no `from __future__ import annotations`: FastAPI reads the endpoint annotations at runtime,
+# and some of them are built inside create_app (the k limit comes from the settings)
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shoprec.serving.engine import ServedModel, UnknownItem
+from shoprec.serving.reloader import ModelHolder
+
+log = logging.getLogger(__name__)
+MAX_ID_LENGTH = 128
+MAX_CATEGORY_LENGTH = 256
+MAX_EVENTS_PER_REQUEST = 100
+MAX_SESSION_USERS = 100_000
+
+
+@dataclass
+class ServiceSettings:
+    default_k: int = 10
+    max_k: int = 100
+    session_events: int = 50
+    poll_interval_s: float = 30.0
+
+
+class ServiceMetrics:
+    """Prometheus metrics in a registry of their own (one per app, so tests can run several)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "shoprec_request_duration_seconds",
+            "Request latency by endpoint",
+            ["endpoint"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "shoprec_requests",
+            "Requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.version = Gauge(
+            "shoprec_model_version",
+            "Model version being served",
+            ["model"],
+            registry=self.registry,
+        )
+        self.reloads = Counter(
+            "shoprec_model_reloads", "Successful model swaps", registry=self.registry
+        )
+        self.reload_failures = Counter(
+            "shoprec_model_reload_failures",
+            "Versions that failed to download, verify or load (the old one kept serving)",
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "shoprec_popularity_fallbacks",
+            "Unknown users answered with popular items",
+            registry=self.registry,
+        )
+
+
+class SessionStore:
+    """Recent events of known users, in memory (bounded per user and in users, LRU)."""
+
+    def __init__(self, per_user: int, max_users: int = MAX_SESSION_USERS) -> None:
+        self.per_user = per_user
+        self.max_users = max_users
+        self._events: OrderedDict[str, deque] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, user_id: str, items: list[int]) -> int:
+        with self._lock:
+            queue = self._events.pop(user_id, None) or deque(maxlen=self.per_user)
+            queue.extend(items)
+            self._events[user_id] = queue
+            while len(self._events) > self.max_users:
+                self._events.popitem(last=False)
+            return len(queue)
+
+    def items(self, user_id: str) -> list[int]:
+        with self._lock:
+            queue = self._events.get(user_id)
+            return list(queue) if queue else []
+
+    def clear(self) -> None:  # item indices belong to one model version
+        with self._lock:
+            self._events.clear()
+
+
+class Event(BaseModel):
+    item_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    event_type: Literal["view", "addtocart", "purchase"] = "view"
+    timestamp: datetime | None = None
+
+
+class EventBatch(BaseModel):
+    user_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+
+
+def _error(status: int, error: str, detail) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> FastAPI:
+    """The app around a ``ModelHolder``; the lifespan loads the model and starts polling."""
+    settings = settings or ServiceSettings()
+    metrics = ServiceMetrics()
+    sessions = SessionStore(settings.session_events)
+
+    def reloaded(served: ServedModel) -> None:
+        metrics.reloads.inc()
+        metrics.version.labels(served.name).set(served.version or 0)
+        sessions.clear()  # sessions hold item positions of the previous version
+
+    holder._on_reload = reloaded
+    holder._on_failure = lambda version, exc: metrics.reload_failures.inc()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if holder.current is None:
+            holder.refresh()
+        else:
+            reloaded(holder.current)
+        holder.start(settings.poll_interval_s)
+        try:
+            yield
+        finally:
+            holder.stop()
+
+    app = FastAPI(
+        title="shoprec",
+        summary="Product recommendations from the model behind the registry alias.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:  # never a bare 500 page
+            log.exception("request failed")
+            response = _error(500, "internal error", "see the service log")
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "other")
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        detail = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or e["loc"][0], "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return _error(422, "invalid request", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail), None)
+
+    def served() -> ServedModel | JSONResponse:
+        current = holder.current
+        if current is None:
+            return _error(503, "no model loaded yet", holder.last_error)
+        return current
+
+    UserId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+    ItemId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+    K = Annotated[int, Query(ge=1, le=settings.max_k, description="how many items")]
+
+    @app.get("/v1/recommendations/{user_id}")
+    def recommendations(
+        user_id: UserId,
+        k: K = settings.default_k,
+        exclude_seen: bool = True,
+        category: Annotated[str | None, Query(min_length=1, max_length=MAX_CATEGORY_LENGTH)] = None,
+    ):
+        """Top-k items for a user, with reasons; unknown users get popular items
+        (``fallback: true``)."""
+        model = served()
+        if isinstance(model, JSONResponse):
+            return model
+        session = sessions.items(user_id)
+        result = model.recommend(user_id, k, exclude_seen, category, session)
+        if result.fallback:
+            metrics.fallbacks.inc()
+        return {
+            "user_id": user_id,
+            "model": model.name,
+            "version": model.version,
+            "fallback": result.fallback,
+            "items": result.items,
+        }
+
+    @app.get("/v1/similar/{item_id}")
+    def similar(item_id: ItemId, k: K = settings.default_k):
+        """Items similar to this one: from co-interactions, or from its content (title,
+        category, brand) when the model has not seen it."""
+        model = served()
+        if isinstance(model, JSONResponse):
+            return model
+        try:
+            items, basis = model.similar(item_id, k)
+        except UnknownItem:
+            return _error(404, "unknown item", f"{item_id!r} is not in the catalogue")
+        return {
+            "item_id": item_id,
+            "model": model.name,
+            "version": model.version,
+            "basis": basis,
+            "items": items,
+        }
+
+    @app.post("/v1/events", status_code=202)
+    def events(batch: EventBatch):
+        """Recent events of a known user: kept in memory and used by their next
+        recommendations (items just seen are excluded, related items move up)."""
+        model = served()
+        if isinstance(model, JSONResponse):
+            return model
+        if not model.knows_user(batch.user_id):
+            return _error(404, "unknown user", f"{batch.user_id!r} is not known to the model")
+        positions = [model.catalogue.position(e.item_id) for e in batch.events]
+        unknown = [
+            e.item_id
+            for e, p in zip(batch.events, positions, strict=True)
+            if p < 0 or p >= model.catalogue.n_model_items
+        ]
+        if unknown:
+            return _error(422, "unknown items", unknown[:10])
+        kept = sessions.add(batch.user_id, positions)
+        return {"user_id": batch.user_id, "accepted": len(positions), "session_events": kept}
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        current = holder.current
+        if current is None:
+            return _error(503, "not ready", holder.last_error)
+        return {"status": "ready", "model": current.name, "version": current.version}
+
+    @app.get("/metrics")
+    def prometheus():
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.state.holder = holder
+    app.state.metrics = metrics
+    return app

@@ -359,3 +359,16 @@ def test_create_model_unknown_name_is_a_data_error():
     with pytest.raises(DataError, match="two_tower_xl"):
         create_model("two_tower_xl")
     assert isinstance(create_model("ease", l2=3.0), EASE)
+
+
+@pytest.mark.parametrize("neighbors", [1, 4, 50])
+def test_itemknn_sparse_path_for_large_catalogues_equals_the_dense_one(neighbors, monkeypatch):
+    """Catalogues above SPARSE_ABOVE_ITEMS use sparse co-occurrences; same similarity."""
+    from shoprec.models import itemknn
+
+    dense = random_dense(5, n_users=60, n_items=40, density=0.15)
+    expected = cosine_neighbours(sp.csr_matrix(dense), neighbors, 2.0).toarray()
+    monkeypatch.setattr(itemknn, "SPARSE_ABOVE_ITEMS", 10)
+    monkeypatch.setattr(itemknn, "SPARSE_BLOCK_ITEMS", 7)  # several blocks
+    sparse_path = cosine_neighbours(sp.csr_matrix(dense), neighbors, 2.0).toarray()
+    np.testing.assert_allclose(sparse_path, expected, rtol=1e-6, atol=1e-7)

@@ -16,6 +16,8 @@ from shoprec.features.interactions import Interactions
 from shoprec.models.base import Recommender
 
 _BLOCK_BYTES = 256 * 1024**2
+SPARSE_ABOVE_ITEMS = 20_000  # larger catalogues: sparse co-occurrences instead of dense blocks
+SPARSE_BLOCK_ITEMS = 10_000
 
 
 def cosine_neighbours(matrix: sp.csr_matrix, neighbors: int, shrinkage: float) -> sp.csr_matrix:
@@ -27,6 +29,8 @@ def cosine_neighbours(matrix: sp.csr_matrix, neighbors: int, shrinkage: float) -
     n_items = x.shape[1]
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel())
     xt = x.T.tocsr()
+    if n_items > SPARSE_ABOVE_ITEMS:
+        return _sparse_cosine_neighbours(x, xt, norms, neighbors, shrinkage)
     block = max(1, min(n_items, _BLOCK_BYTES // max(1, 8 * n_items)))
     keep = min(neighbors, max(n_items - 1, 1))
     rows_out, cols_out, vals_out = [], [], []
@@ -48,6 +52,41 @@ def cosine_neighbours(matrix: sp.csr_matrix, neighbors: int, shrinkage: float) -
     cols = np.concatenate(cols_out) if cols_out else np.zeros(0, dtype=np.int64)
     vals = np.concatenate(vals_out) if vals_out else np.zeros(0)
     similarity = sp.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n_items, n_items))
+    similarity.sort_indices()
+    return similarity
+
+
+def _sparse_cosine_neighbours(
+    x: sp.csc_matrix, xt: sp.csr_matrix, norms: np.ndarray, neighbors: int, shrinkage: float
+) -> sp.csr_matrix:
+    """The same similarity without dense item × block arrays: only co-occurring pairs are ever
+    materialised, so a 100,000-item catalogue costs its co-occurrences, not items². Equal to the
+    dense path except for the order among exactly tied values at the cut (lower index wins)."""
+    n_items = x.shape[1]
+    rows_out, cols_out, vals_out = [], [], []
+    for start in range(0, n_items, SPARSE_BLOCK_ITEMS):
+        stop = min(n_items, start + SPARSE_BLOCK_ITEMS)
+        co = (xt @ x[:, start:stop]).tocsc()
+        co.sort_indices()
+        lengths = np.diff(co.indptr)
+        rows = co.indices.astype(np.int64)
+        cols = np.repeat(np.arange(start, stop), lengths)
+        vals = co.data.astype(np.float64) / (norms[rows] * norms[cols] + shrinkage + 1e-12)
+        vals[rows == cols] = 0.0  # no self-similarity
+        order = np.lexsort((rows, -vals, cols))
+        rank = np.arange(len(order)) - np.repeat(co.indptr[:-1], lengths)
+        take = order[(rank < neighbors)]
+        take = take[vals[take] > 0]
+        rows_out.append(rows[take])
+        cols_out.append(cols[take])
+        vals_out.append(vals[take])
+    similarity = sp.csr_matrix(
+        (
+            np.concatenate(vals_out).astype(np.float32),
+            (np.concatenate(rows_out), np.concatenate(cols_out)),
+        ),
+        shape=(n_items, n_items),
+    )
     similarity.sort_indices()
     return similarity
 

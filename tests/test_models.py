@@ -372,3 +372,28 @@ def test_itemknn_sparse_path_for_large_catalogues_equals_the_dense_one(neighbors
     monkeypatch.setattr(itemknn, "SPARSE_BLOCK_ITEMS", 7)  # several blocks
     sparse_path = cosine_neighbours(sp.csr_matrix(dense), neighbors, 2.0).toarray()
     np.testing.assert_allclose(sparse_path, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_itemknn_few_user_path_equals_the_dense_path(exclude_seen):
+    """One service request ranks only reachable items; same items, scores and tie order as
+    the catalogue-wide path, including the zero-score filler for users with few neighbours."""
+    from shoprec.models.base import Recommender
+
+    rng = np.random.default_rng(11)
+    dense = np.where(rng.random((80, 60)) < 0.06, rng.integers(1, 3, (80, 60)), 0)
+    dense[0, :] = 0
+    dense[0, 5] = 1  # a user who reaches almost nothing
+    history = Interactions(
+        sp.csr_matrix(dense.astype(np.float32)),
+        np.array([f"u{i}" for i in range(80)]),
+        np.array([f"i{j}" for j in range(60)]),
+    )
+    model = ItemKNN(neighbors=3, shrinkage=1.0).fit(history)
+    rows = np.arange(80)
+    for k in (1, 5, 40, 70):
+        dense_idx, dense_scores = Recommender.recommend_indices(model, rows, k, exclude_seen)
+        for start in range(0, 80, 10):
+            idx, scores = model.recommend_indices(rows[start : start + 10], k, exclude_seen)
+            np.testing.assert_array_equal(idx, dense_idx[start : start + 10])
+            np.testing.assert_array_equal(scores, dense_scores[start : start + 10])

@@ -8,6 +8,7 @@ Stored as ``matrix.npz`` (scipy sparse, no pickle) plus ``ids.npz`` (unicode arr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +30,21 @@ class Interactions:
     def shape(self) -> tuple[int, int]:
         return self.matrix.shape
 
+    @cached_property
+    def _user_index(self) -> pd.Index:  # built once: hashing every id per lookup is costly
+        return pd.Index(self.user_ids)
+
+    @cached_property
+    def _item_index(self) -> pd.Index:
+        return pd.Index(self.item_ids)
+
     def user_positions(self, user_ids: np.ndarray | list[str]) -> np.ndarray:
         """Row index of each user id, -1 for users not in this history."""
-        return pd.Index(self.user_ids).get_indexer(pd.Index(np.asarray(user_ids, dtype=str)))
+        return self._user_index.get_indexer(pd.Index(np.asarray(user_ids, dtype=str)))
 
     def item_positions(self, item_ids: np.ndarray | list[str]) -> np.ndarray:
         """Column index of each item id, -1 for items not in the catalogue."""
-        return pd.Index(self.item_ids).get_indexer(pd.Index(np.asarray(item_ids, dtype=str)))
+        return self._item_index.get_indexer(pd.Index(np.asarray(item_ids, dtype=str)))
 
     def item_user_counts(self) -> np.ndarray:
         """How many distinct users interacted with each item (popularity)."""

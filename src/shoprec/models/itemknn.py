@@ -18,6 +18,7 @@ from shoprec.models.base import Recommender
 _BLOCK_BYTES = 256 * 1024**2
 SPARSE_ABOVE_ITEMS = 20_000  # larger catalogues: sparse co-occurrences instead of dense blocks
 SPARSE_BLOCK_ITEMS = 10_000
+FEW_USERS = 16  # up to this many users per call: score only the reachable items
 
 
 def cosine_neighbours(matrix: sp.csr_matrix, neighbors: int, shrinkage: float) -> sp.csr_matrix:
@@ -105,6 +106,42 @@ class ItemKNN(Recommender):
 
     def score(self, history: sp.csr_matrix) -> np.ndarray:
         return (history @ self.similarity).toarray()
+
+    def recommend_indices(
+        self,
+        user_rows: np.ndarray,
+        k: int,
+        exclude_seen: bool = True,
+        batch_size: int = 2048,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For a handful of users (one service request) only the items reachable through
+        neighbours are scored, without a catalogue-wide array; the result equals the dense
+        path's, including its order among ties (lower index first) and its zero-score filler."""
+        user_rows = np.asarray(user_rows, dtype=np.int64)
+        if len(user_rows) > FEW_USERS:
+            return super().recommend_indices(user_rows, k, exclude_seen, batch_size)
+        history = self._require_fitted().matrix
+        n_items = history.shape[1]
+        out_idx = np.full((len(user_rows), k), -1, dtype=np.int64)
+        out_scores = np.full((len(user_rows), k), -np.inf, dtype=np.float32)
+        for r, row in enumerate(user_rows):
+            own = history[row]
+            reached = (own @ self.similarity).tocsr()
+            seen = own.indices if exclude_seen else np.zeros(0, dtype=own.indices.dtype)
+            items, values = reached.indices, reached.data.astype(np.float32)
+            keep = (values > 0) & ~np.isin(items, seen)
+            items, values = items[keep], values[keep]
+            order = np.lexsort((items, -values))[:k]
+            chosen, scores = items[order].astype(np.int64), values[order]
+            if len(chosen) < k:  # the dense path fills with zero scores, lowest index first
+                taken = np.union1d(chosen, seen)
+                limit = min(n_items, k + len(taken))
+                filler = np.setdiff1d(np.arange(limit), taken)[: k - len(chosen)]
+                chosen = np.concatenate([chosen, filler])
+                scores = np.concatenate([scores, np.zeros(len(filler), dtype=np.float32)])
+            out_idx[r, : len(chosen)] = chosen
+            out_scores[r, : len(chosen)] = scores
+        return out_idx, out_scores
 
     def _state(self) -> dict[str, sp.spmatrix]:
         return {"similarity": self.similarity}

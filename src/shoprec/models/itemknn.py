@@ -131,6 +131,10 @@ class ItemKNN(Recommender):
             items, values = reached.indices, reached.data.astype(np.float32)
             keep = (values > 0) & ~np.isin(items, seen)
             items, values = items[keep], values[keep]
+            if len(values) > k:  # popular items reach much of the catalogue: cut before sorting
+                kth_best = -np.partition(-values, k - 1)[k - 1]
+                near = values >= kth_best  # keeps every tie at the cut
+                items, values = items[near], values[near]
             order = np.lexsort((items, -values))[:k]
             chosen, scores = items[order].astype(np.int64), values[order]
             if len(chosen) < k:  # the dense path fills with zero scores, lowest index first

@@ -58,6 +58,9 @@ class ServedModel:
         cls, directory: str | Path, name: str, version: int | None, items_path: str | Path | None
     ) -> ServedModel:
         model = load_model(directory)
+        booster = getattr(model, "booster", None)
+        if booster is not None:  # one request is a small batch: one thread is fastest
+            booster.set_param({"nthread": 1})
         served = cls(name, version, model, Catalogue.load(model.history.item_ids, items_path))
         known = served.model.history.user_ids
         if len(known):  # warm up, and fail here rather than on the first request

@@ -22,7 +22,10 @@ COMMANDS = [
     ["recommend"],
     ["registry"],
     *(["registry", c] for c in ("register", "list", "show", "approve", "reject", "promote")),
-    *(["registry", c] for c in ("rollback", "verify", "lineage", "propose")),
+    *(["registry", c] for c in ("rollback", "verify", "lineage", "propose", "push-data")),
+    ["serve"],
+    ["batch"],
+    ["batch", "score"],
     ["flow"],
     ["flow", "train"],
 ]
@@ -42,7 +45,18 @@ def test_every_command_has_clear_help(command):
 
 def test_top_level_help_lists_every_command():
     out = shoprec("--help").stdout
-    for name in ("data", "stage", "params", "metrics", "recommend", "registry", "flow"):
+    names = [
+        "data",
+        "stage",
+        "params",
+        "metrics",
+        "recommend",
+        "registry",
+        "serve",
+        "batch",
+        "flow",
+    ]
+    for name in names:
         assert name in out
 
 

@@ -33,6 +33,9 @@ registry_app = typer.Typer(
 )
 app.add_typer(flow_app, name="flow")
 app.add_typer(registry_app, name="registry")
+from shoprec.serving.batch_cli import batch_app  # noqa: E402  (a Typer app, no heavy imports)
+
+app.add_typer(batch_app, name="batch")
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)

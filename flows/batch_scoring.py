@@ -1,0 +1,103 @@
+"""Prefect batch-scoring flow: top-K for every active user, from the production model, as Parquet.
+
+The model is the version behind ``batch_scoring.alias`` in the registry, downloaded with every
+file's sha256 checked, so the batch scores exactly what was approved. The work itself is
+``shoprec.serving.batch`` (the same code as ``shoprec batch score``): a run folder
+``<output>/<as-of date>_<model>-v<version>`` of Parquet parts, which a retry of a failed run
+resumes instead of starting again. The counts are published as the ``shoprec-batch-scoring``
+artifact.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from shoprec.config import load_params
+from shoprec.registry import open_registry
+from shoprec.serving.batch import fetch_alias, score_batch
+
+
+@task(retries=0, persist_result=False)  # results are small dicts; nothing is pickled
+def fetch_model(project_dir: str, destination: str) -> dict:
+    """The alias's version from the registry into ``destination``, verified."""
+    root = Path(project_dir)
+    params = load_params(root / "params.yaml")
+    settings = params.batch_scoring
+    registry = open_registry(params.registry.uri, root)
+    version = fetch_alias(registry, settings.model, settings.alias, destination)
+    get_run_logger().info("%s@%s is v%d (verified)", settings.model, settings.alias, version)
+    return {"model": settings.model, "version": version}
+
+
+@task(retries=0, persist_result=False)
+def score_users(
+    project_dir: str,
+    model_dir: str,
+    model: str,
+    version: int,
+    output: str | None,
+    k: int | None,
+    chunk_size: int | None,
+) -> dict:
+    """Score every active user, chunk by chunk, logging each chunk."""
+    logger = get_run_logger()
+    root = Path(project_dir)
+    settings = load_params(root / "params.yaml").batch_scoring
+
+    def progress(done: int, total: int) -> None:
+        logger.info("chunk %d/%d done", done, total)
+
+    result = score_batch(
+        settings, root, model_dir, model, version, output, k, chunk_size, progress=progress
+    )
+    return result.to_dict()
+
+
+def result_markdown(result: dict) -> str:
+    rows = [
+        ("model", f"{result['model']} v{result['version']}"),
+        ("output", f"`{result['output']}`"),
+        ("users", f"{result['users']:,}"),
+        ("rows", f"{result['rows']:,}"),
+        ("k", str(result["k"])),
+        ("parts written now", f"{result['chunks_written']:,}"),
+        ("parts already there (resumed)", f"{result['chunks_skipped']:,}"),
+        ("seconds", f"{result['seconds']:.1f}"),
+    ]
+    lines = ["# Batch scoring", "", "| | |", "|---|---|"]
+    return "\n".join(lines + [f"| {name} | {value} |" for name, value in rows])
+
+
+@flow(name="shoprec-batch-scoring", log_prints=True, persist_result=False)
+def batch_scoring_flow(
+    project_dir: str = ".",
+    output: str | None = None,
+    k: int | None = None,
+    chunk_size: int | None = None,
+) -> dict:
+    """Top-K for every active user of ``project_dir`` (``batch_scoring`` in params.yaml), from
+    the registry's alias, to ``output`` (default ``batch_scoring.output``; relative to the
+    project). Returns the counts (``BatchResult`` as a dict)."""
+    root = Path(project_dir).resolve()
+    with tempfile.TemporaryDirectory(prefix="shoprec-batch-") as tmp:
+        fetched = fetch_model(str(root), tmp)
+        result = score_users(
+            str(root), tmp, fetched["model"], fetched["version"], output, k, chunk_size
+        )
+    create_markdown_artifact(
+        key="shoprec-batch-scoring",
+        markdown=result_markdown(result),
+        description="Batch scoring: users, rows and parts of this run",
+    )
+    get_run_logger().info(
+        "%d users, %d rows → %s", result["users"], result["rows"], result["output"]
+    )
+    return result
+
+
+if __name__ == "__main__":
+    batch_scoring_flow()

@@ -1,0 +1,429 @@
+"""Batch scoring: top-K for every active user, written as Parquet parts that a rerun resumes.
+
+The users are sorted and cut into fixed chunks (chunk i = users[i*cs:(i+1)*cs]), so the same
+inputs always give the same parts. A plan file (``_plan.json``: model, version, the model files'
+fingerprint, k, chunk size and a hash of the user list) is written before any part. A rerun
+with the same plan skips the parts that exist, which is safe because each part appears
+whole or not at all (a local temporary file renamed into place, or one S3 ``put_object``). A
+rerun with another plan stops with a readable error instead of mixing two batches.
+``_SUCCESS.json`` is written last, so a reader knows when the folder is complete.
+
+Memory stays at one chunk's scores and rows: no table of all users is ever built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shoprec.config import BatchScoringParams
+from shoprec.errors import DataError, ShoprecError
+from shoprec.models import load_model
+from shoprec.models.base import Recommender
+from shoprec.registry import Registry
+from shoprec.registry.store import NotFound, PreconditionFailed, S3Store
+
+PLAN_FILE = "_plan.json"
+SUCCESS_FILE = "_SUCCESS.json"
+PART_NAME = "part-{:05d}.parquet"
+# dense scores held at once (users × items float32): the scoring working set, a few copies of
+# this, outweighs a chunk's rows; smaller batches cost no speed (measured at 20k items)
+SCORE_BYTES = 64 * 2**20
+
+SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("rank", pa.int32()),
+        ("item_id", pa.string()),
+        ("score", pa.float32()),
+        ("model", pa.string()),
+        ("version", pa.int64()),  # null for a model scored from a local folder
+    ]
+)
+
+Progress = Callable[[int, int], None]
+
+
+# -- where the parts go: a folder or s3://bucket/prefix ----------------------------------------
+class LocalOutput:
+    """A folder. Writes go to a hidden temporary sibling (named with the writer's pid) that is
+    renamed into place, so a killed run leaves no half part, only a temporary file that the
+    next run removes."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.root = Path(folder)
+        self.location = str(self.root)
+        if self.root.exists() and not self.root.is_dir():
+            raise ShoprecError(f"{self.root}: exists and is not a folder")
+
+    def names(self) -> set[str]:
+        if not self.root.is_dir():
+            return set()
+        return {p.name for p in self.root.iterdir() if p.is_file() and p.name[0] != "."}
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return (self.root / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _temporary(self, name: str, data: bytes) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{name}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return tmp
+
+    def write(self, name: str, data: bytes) -> None:
+        os.replace(self._temporary(name, data), self.root / name)
+
+    def create(self, name: str, data: bytes) -> bool:
+        """Write only if ``name`` does not exist yet (atomic); False if it did."""
+        tmp = self._temporary(name, data)
+        try:
+            os.link(tmp, self.root / name)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def row_count(self, name: str) -> int:
+        return pq.read_metadata(self.root / name).num_rows
+
+    def remove_stale_temporaries(self) -> None:
+        """Temporary files of writers that are no longer running (a killed run's last part)."""
+        if not self.root.is_dir():
+            return
+        for tmp in self.root.glob(".*.tmp"):
+            pid = tmp.name.rsplit(".", 2)[-2]
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                tmp.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class S3Output:
+    """``s3://bucket/prefix`` through the registry's S3 client (``AWS_ENDPOINT_URL``, the
+    standard credential chain, readable errors); each file is one ``put_object``."""
+
+    def __init__(self, uri: str) -> None:
+        self.store = S3Store(uri.rstrip("/"), timeout_s=60.0)
+        self.location = uri
+
+    def names(self) -> set[str]:
+        return {key for key in self.store.list("") if "/" not in key}
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.store.get(name).data
+        except NotFound:
+            return None
+
+    def write(self, name: str, data: bytes) -> None:
+        self.store.put(name, data)
+
+    def create(self, name: str, data: bytes) -> bool:
+        try:
+            self.store.put(name, data, if_none_match=True)
+            return True
+        except PreconditionFailed:
+            return False
+
+    def row_count(self, name: str) -> int:
+        return pq.read_metadata(pa.BufferReader(self.store.get(name).data)).num_rows
+
+    def remove_stale_temporaries(self) -> None:
+        """Nothing to do: an object is stored whole or not at all."""
+
+
+def open_output(location: str | Path) -> LocalOutput | S3Output:
+    text = str(location)
+    return S3Output(text) if text.startswith("s3://") else LocalOutput(text)
+
+
+def resolve_output(configured: str | Path, root: str | Path = ".") -> str:
+    """``s3://…`` as it is; a relative folder is taken relative to the project ``root``."""
+    text = str(configured)
+    if text.startswith("s3://") or Path(text).is_absolute():
+        return text
+    return str(Path(root) / text)
+
+
+def run_location(
+    base: str, as_of: date, model_name: str, version: int | None, fingerprint: str = ""
+) -> str:
+    """The folder of one run under ``base``: ``<as-of date>_<model>-v<version>``.
+
+    The nightly batch gets a new folder when the data or the model changes, while a retry on
+    the same data and model lands in the same folder and resumes."""
+    label = f"v{version}" if version is not None else f"local-{fingerprint[:8] or 'model'}"
+    name = f"{as_of:%Y-%m-%d}_{model_name}-{label}"
+    return f"{base.rstrip('/')}/{name}" if base.startswith("s3://") else str(Path(base) / name)
+
+
+# -- who is scored ---------------------------------------------------------------------------
+def _read_events(path: str | Path, columns: list[str]) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(
+            f"{path}: events not found (run the pipeline first, or set batch_scoring.events)"
+        )
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (KeyError, ValueError, pa.ArrowException) as exc:
+        raise DataError(f"{path}: cannot read columns {', '.join(columns)} ({exc})") from None
+
+
+def active_users(model: Recommender, events_path: str | Path, active_days: int) -> np.ndarray:
+    """Users known to ``model`` with an event in the ``active_days`` days up to the latest
+    event of the file (window ``(latest - days, latest]``); ``0`` means every known user.
+    Sorted and unique."""
+    known = np.asarray(model.history.user_ids, dtype=str)
+    if active_days == 0:
+        return np.unique(known)
+    events = _read_events(events_path, ["user_id", "timestamp"])
+    if events.empty:
+        return np.array([], dtype=str)
+    cutoff = events["timestamp"].max() - pd.Timedelta(days=active_days)
+    recent = events.loc[events["timestamp"] > cutoff, "user_id"].astype(str).unique()
+    return np.intersect1d(known, np.asarray(recent, dtype=str))
+
+
+def events_as_of(events_path: str | Path) -> date:
+    """The (UTC) date of the latest event: what the batch's data reaches up to."""
+    stamps = _read_events(events_path, ["timestamp"])["timestamp"]
+    if stamps.empty:
+        return datetime.now(UTC).date()
+    latest = pd.Timestamp(stamps.max())
+    return (latest.tz_convert("UTC") if latest.tzinfo else latest).date()
+
+
+def model_fingerprint(directory: str | Path) -> str:
+    """sha256 over the model folder's files (their paths and sha256): tells two models apart
+    that share a name and version (a local folder refit in place)."""
+    directory = Path(directory)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest.update(f"{path.relative_to(directory).as_posix()}\0{file_hash}\n".encode())
+    return digest.hexdigest()
+
+
+# -- scoring -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchResult:
+    output: str
+    model: str
+    version: int | None
+    k: int
+    chunk_size: int
+    users: int
+    rows: int
+    chunks: int
+    chunks_written: int
+    chunks_skipped: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _users_sha256(users: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for start in range(0, len(users), 100_000):
+        digest.update(("\n".join(users[start : start + 100_000]) + "\n").encode())
+    return digest.hexdigest()
+
+
+def _check_plan(out: LocalOutput | S3Output, plan: dict) -> None:
+    """Claim the output for ``plan``, or accept it if it already holds the same plan."""
+    names = out.names()
+    if PLAN_FILE not in names and any(n.startswith("part-") for n in names):
+        raise ShoprecError(
+            f"{out.location}: holds Parquet parts but no {PLAN_FILE}; "
+            "use another output or delete it"
+        )
+    if out.create(PLAN_FILE, (json.dumps(plan, indent=2) + "\n").encode()):
+        return
+    try:
+        existing = json.loads(out.read(PLAN_FILE) or b"")
+    except json.JSONDecodeError:
+        existing = {}
+    differs = [key for key in plan if existing.get(key) != plan[key]]
+    if differs:
+        raise ShoprecError(
+            f"{out.location}: holds another batch (its plan differs in {', '.join(differs)}); "
+            "use another output or delete it"
+        )
+
+
+def _chunk_bytes(
+    model: Recommender, users: np.ndarray, k: int, model_name: str, version: int | None
+) -> tuple[bytes, int]:
+    """One chunk's rows as Parquet bytes (and their count)."""
+    history = model.history
+    rows = max(64, min(2048, SCORE_BYTES // (4 * max(1, history.shape[1]))))
+    idx, scores = model.recommend_indices(history.user_positions(users), k, batch_size=rows)
+    flat = idx.ravel()
+    keep = flat >= 0
+    n = int(keep.sum())
+    table = pa.table(
+        {
+            "user_id": pa.array(np.repeat(users, k)[keep], pa.string()),
+            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), len(users))[keep]),
+            "item_id": pa.array(history.item_ids[flat[keep]], pa.string()),
+            "score": pa.array(scores.ravel()[keep], pa.float32()),
+            "model": pa.repeat(pa.scalar(model_name, pa.string()), n),
+            "version": (
+                pa.nulls(n, pa.int64())
+                if version is None
+                else pa.repeat(pa.scalar(version, pa.int64()), n)
+            ),
+        },
+        schema=SCHEMA,
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue(), n
+
+
+def score_to_parquet(
+    model: Recommender,
+    user_ids: np.ndarray | list[str],
+    output: str | Path,
+    k: int,
+    chunk_size: int,
+    model_name: str,
+    version: int | None,
+    progress: Progress | None = None,
+    fingerprint: str = "",
+) -> BatchResult:
+    """Write top-``k`` for every user of ``user_ids`` to ``output`` (a folder or
+    ``s3://bucket/prefix``) as ``part-NNNNN.parquet``, resuming the parts a previous run with
+    the same plan wrote. ``progress(done_chunks, total_chunks)`` is called after each chunk."""
+    if k < 1 or chunk_size < 1:
+        raise ShoprecError(f"k and chunk_size must be at least 1 (got {k} and {chunk_size})")
+    started = time.perf_counter()
+    users = np.unique(np.asarray(user_ids, dtype=str))
+    unknown = users[model.history.user_positions(users) < 0]
+    if len(unknown):
+        raise DataError(
+            f"{model_name}: {len(unknown)} user id(s) unknown to the model: "
+            + ", ".join(unknown[:5])
+        )
+    n_chunks = math.ceil(len(users) / chunk_size)
+    plan = {
+        "model": model_name,
+        "version": version,
+        "model_sha256": fingerprint,
+        "k": k,
+        "chunk_size": chunk_size,
+        "n_users": len(users),
+        "users_sha256": _users_sha256(users),
+        "n_chunks": n_chunks,
+    }
+    out = open_output(output)
+    out.remove_stale_temporaries()
+    _check_plan(out, plan)
+    existing = out.names()
+    written = skipped = rows = 0
+    for i in range(n_chunks):
+        name = PART_NAME.format(i)
+        if name in existing:
+            skipped += 1
+            rows += out.row_count(name)
+        else:
+            chunk = users[i * chunk_size : (i + 1) * chunk_size]
+            data, n = _chunk_bytes(model, chunk, k, model_name, version)
+            out.write(name, data)
+            written += 1
+            rows += n
+        if progress is not None:
+            progress(i + 1, n_chunks)
+    result = BatchResult(
+        output=out.location,
+        model=model_name,
+        version=version,
+        k=k,
+        chunk_size=chunk_size,
+        users=len(users),
+        rows=rows,
+        chunks=n_chunks,
+        chunks_written=written,
+        chunks_skipped=skipped,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    success = {**result.to_dict(), "finished_at": datetime.now(UTC).isoformat(), "plan": plan}
+    out.write(SUCCESS_FILE, (json.dumps(success, indent=2) + "\n").encode())
+    return result
+
+
+# -- the whole batch from params.yaml (shared by the CLI and the Prefect flow) -----------------
+def fetch_alias(registry: Registry, name: str, alias: str, destination: str | Path) -> int:
+    """Download the version behind ``alias`` into ``destination`` (every sha256 verified)."""
+    pointer = registry.alias(name, alias)
+    if pointer is None:
+        raise ShoprecError(
+            f"{registry.store.location}: {name} has no {alias!r} version yet (promote one first)"
+        )
+    version = int(pointer["version"])
+    registry.download(name, version, destination)
+    return version
+
+
+def score_batch(
+    settings: BatchScoringParams,
+    root: str | Path,
+    model_dir: str | Path,
+    model_name: str | None = None,
+    version: int | None = None,
+    output: str | None = None,
+    k: int | None = None,
+    chunk_size: int | None = None,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Score the active users with the model saved in ``model_dir`` into the run folder
+    ``<output>/<as-of>_<model>-v<version>`` (``output`` defaults to ``batch_scoring.output``,
+    relative to ``root``)."""
+    model = load_model(model_dir)
+    name = model_name or model.name
+    events = Path(root) / settings.events
+    users = active_users(model, events, settings.active_days)
+    fingerprint = model_fingerprint(model_dir)
+    base = resolve_output(output or settings.output, root)
+    location = run_location(base, events_as_of(events), name, version, fingerprint)
+    return score_to_parquet(
+        model,
+        users,
+        location,
+        k or settings.k,
+        chunk_size or settings.chunk_size,
+        name,
+        version,
+        progress=progress,
+        fingerprint=fingerprint,
+    )

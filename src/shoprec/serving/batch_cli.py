@@ -1,0 +1,98 @@
+"""``shoprec batch score``: the nightly batch from a terminal, with a progress bar.
+
+``shoprec.cli`` imports this module while it is itself being imported, so the shared error
+handling and console are looked up when a command runs, not when this module loads.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+batch_app = typer.Typer(help="Batch scoring.", no_args_is_help=True)
+
+
+def _readable_errors(func):
+    """``shoprec.cli.readable_errors``, resolved at call time (no circular import)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from shoprec.cli import readable_errors
+
+        return readable_errors(func)(*args, **kwargs)
+
+    return wrapper
+
+
+@batch_app.command("score")
+@_readable_errors
+def score(
+    output: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder or s3://bucket/prefix; each run writes a subfolder "
+            "<as-of date>_<model>-v<version>. Default: batch_scoring.output."
+        ),
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", "-k", min=1, help="Default: batch_scoring.k.")
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(min=1, help="Users per part. Default: batch_scoring.chunk_size.")
+    ] = None,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option(help="Score a saved model folder instead of the registry alias."),
+    ] = None,
+    params: Annotated[Path, typer.Option("--params", "-p", help="Parameters file.")] = Path(
+        "params.yaml"
+    ),
+) -> None:
+    """Top-K for every active user as Parquet parts; a rerun resumes where a killed one stopped."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from shoprec.cli import console
+    from shoprec.config import load_params
+    from shoprec.registry import open_registry
+    from shoprec.serving.batch import fetch_alias, score_batch
+
+    p = load_params(params)
+    settings, root = p.batch_scoring, params.resolve().parent
+    if output is not None and not output.startswith("s3://"):
+        output = str(Path(output).resolve())  # given here: relative to the current folder
+    with tempfile.TemporaryDirectory(prefix="shoprec-batch-") as tmp:
+        name, version = None, None
+        if model_dir is None:
+            registry = open_registry(p.registry.uri, root)
+            name = settings.model
+            with console.status(f"fetching {name}@{settings.alias} from the registry…"):
+                version = fetch_alias(registry, name, settings.alias, tmp)
+            model_dir = Path(tmp)
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        bar = Progress("scoring", *columns, console=console, disable=not console.is_terminal)
+        with bar:
+            task = bar.add_task("score", total=None)
+            result = score_batch(
+                settings,
+                root,
+                model_dir,
+                name,
+                version,
+                output,
+                k,
+                chunk_size,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    label = f"v{result.version}" if result.version is not None else "(local folder)"
+    console.print(
+        f"{result.model} {label}: {result.users:,} users, {result.rows:,} rows; parts: "
+        f"{result.chunks_written} written, {result.chunks_skipped} already there; "
+        f"{result.seconds:.1f} s → {escape(result.output)}",
+        soft_wrap=True,
+        highlight=False,
+    )

@@ -195,7 +195,9 @@ class Recommender(ABC):
         state: dict[str, np.ndarray | sp.spmatrix] = {}
         if meta.get("arrays"):
             with np.load(directory / "arrays.npz", allow_pickle=False) as arrays:
-                state.update({key: arrays[key] for key in meta["arrays"]})
+                # row-major in memory: ``sparse @ dense`` copies a column-major operand on
+                # every call (EASE's weights come out of the inverse column-major)
+                state.update({key: np.ascontiguousarray(arrays[key]) for key in meta["arrays"]})
         for key in meta.get("sparse", []):
             state[key] = sp.load_npz(directory / f"{key}.npz").tocsr()
         model._set_state(state)

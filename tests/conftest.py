@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import uuid
@@ -27,6 +28,19 @@ def tiny_project(tiny_project_template, tmp_path) -> Path:
     target = tmp_path / "shop"
     shutil.copytree(tiny_project_template, target, symlinks=True)
     return target
+
+
+# -- a temporary Prefect API, one per test module ------------------------------------------
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
 
 
 # -- a local S3-compatible server (moto's), over real HTTP ----------------------------------

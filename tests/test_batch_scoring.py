@@ -5,7 +5,6 @@ the Prefect flow on a local registry."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -34,6 +33,7 @@ from shoprec.serving.batch import (
     score_to_parquet,
 )
 from tests.conftest import client_credentials, new_bucket
+from tests.prefect_flows import load_flow, read_artifacts
 from tests.projects import REPO_ROOT
 
 EVENT_TYPES = ["view", "addtocart", "purchase"]
@@ -305,42 +305,6 @@ def test_the_cli_explains_a_clash_in_one_line(shop, tmp_path):
 
 
 # -- the Prefect flow --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    home = tmp_path_factory.mktemp("prefect-home")
-    os.environ["PREFECT_HOME"] = str(home)
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-def load_flow_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "batch_scoring_flow", REPO_ROOT / "flows/batch_scoring.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def latest_artifact(key: str):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-        )
-    return found[0] if found else None
-
-
 @pytest.mark.slow
 def test_the_flow_scores_the_production_version_from_the_registry(prefect_api, shop, tmp_path):
     registry = Registry(LocalStore(tmp_path / "registry"))
@@ -352,7 +316,7 @@ def test_the_flow_scores_the_production_version_from_the_registry(prefect_api, s
     batch = {"model": "itemknn", "output": "recs", "k": 7, "chunk_size": 128, "active_days": 7}
     write_project(tmp_path / "project", {**batch, "events": str(shop["events"])}, "../registry")
 
-    flow_module = load_flow_module()
+    flow_module = load_flow("batch_scoring")
     result = flow_module.batch_scoring_flow(project_dir=str(tmp_path / "project"))
     run_dir = tmp_path / "project/recs/2026-03-01_itemknn-v2"
     assert result["output"] == str(run_dir)
@@ -361,14 +325,16 @@ def test_the_flow_scores_the_production_version_from_the_registry(prefect_api, s
     table = pd.read_parquet(run_dir)
     assert_top_k_of(table, load_model(shop["dir"]), np.array(active), 7)
     assert set(table["version"]) == {2}
-    artifact = latest_artifact("shoprec-batch-scoring")
+    artifact = read_artifacts("shoprec-batch-scoring")[0]
     assert artifact is not None and f"| users | {len(active):,} |" in artifact.data
     assert "itemknn v2" in artifact.data
 
     # a retry of the same batch resumes: nothing is scored again
     again = flow_module.batch_scoring_flow(project_dir=str(tmp_path / "project"), k=7)
     assert (again["chunks_written"], again["chunks_skipped"]) == (0, result["chunks"])
-    assert "| parts already there (resumed) | 1 |" in latest_artifact("shoprec-batch-scoring").data
+    assert (
+        "| parts already there (resumed) | 1 |" in read_artifacts("shoprec-batch-scoring")[0].data
+    )
 
     # a tampered file in the registry stops the flow before anything is written
     manifest = json.loads((tmp_path / "registry/itemknn/versions/2/manifest.json").read_text())

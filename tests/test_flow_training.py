@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
@@ -10,45 +9,14 @@ import pytest
 import yaml
 
 from shoprec.errors import StageFailed
+from tests.prefect_flows import load_flow, read_artifacts
 from tests.projects import REPO_ROOT, write_params
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    home = tmp_path_factory.mktemp("prefect-home")
-    os.environ["PREFECT_HOME"] = str(home)
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-def load_training_module():
-    spec = importlib.util.spec_from_file_location("training_flow", REPO_ROOT / "flows/training.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def read_artifact(key: str):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            sort=ArtifactSort.CREATED_DESC,
-        )
-    return found
-
-
 def test_flow_runs_every_stage_through_dvc_and_publishes_the_metrics(prefect_api, tiny_project):
-    training = load_training_module()
+    training = load_flow("training")
     # Change a model param so the flow has real work to do, and DVC skips the rest.
     write_params(tiny_project, {"models": {"itemknn": {"neighbors": 20}}})
     result = training.training_flow(project_dir=str(tiny_project), gate=False)
@@ -66,16 +34,16 @@ def test_flow_runs_every_stage_through_dvc_and_publishes_the_metrics(prefect_api
 
     assert dvc(tiny_project, "status").stdout.split() == ["ingest:", "always", "changed"]
 
-    validation = read_artifact("shoprec-validation")
+    validation = read_artifacts("shoprec-validation")
     assert validation and "accepted" in validation[0].data
-    artifacts = read_artifact("shoprec-evaluation")
+    artifacts = read_artifacts("shoprec-evaluation")
     assert artifacts, "the metrics table artifact was not published"
     assert "| itemknn |" in artifacts[0].data
     assert f"{metrics['ease']['ndcg@10']:.4f}" in artifacts[0].data
 
 
 def test_a_failing_stage_fails_the_flow_with_the_stage_message(prefect_api, tiny_project):
-    training = load_training_module()
+    training = load_flow("training")
     suite_path = tiny_project / "expectations/events.json"
     suite = json.loads(suite_path.read_text())
     for expectation in suite["expectations"]:
@@ -95,9 +63,9 @@ def test_a_failing_stage_fails_the_flow_with_the_stage_message(prefect_api, tiny
     assert "Traceback" not in message
     assert (tiny_project / "metrics/evaluation.json").read_text() == before
     # The validation report is published even though the batch was rejected.
-    (summary,) = read_artifact("shoprec-validation")[:1]
+    (summary,) = read_artifacts("shoprec-validation")[:1]
     assert "rejected" in summary.data and "unknown_event_type" in summary.data
-    (link,) = read_artifact("shoprec-validation-report")[:1]
+    (link,) = read_artifacts("shoprec-validation-report")[:1]
     assert "reports/validation/index.html" in link.data
 
 
@@ -164,7 +132,7 @@ def test_without_required_approval_the_flow_promotes_pushes_the_data_and_dvc_pul
     from tests.projects import run
 
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
-    training = load_training_module()
+    training = load_flow("training")
     write_params(tiny_project, {**LENIENT_GATE, "promotion": {"require_approval": False}})
     commit = commit_project(tiny_project)
     bucket = new_bucket(s3_env)
@@ -177,7 +145,7 @@ def test_without_required_approval_the_flow_promotes_pushes_the_data_and_dvc_pul
     production = registry.alias("two_stage")
     assert production["version"] == 1
     assert registry.info("two_stage", 1).decision == "approved"
-    gate = read_artifact("shoprec-gate")
+    gate = read_artifacts("shoprec-gate")
     assert gate and "PASSED" in gate[0].data
     actions = [e["action"] for e in registry.audit_log("two_stage")]
     assert actions == ["register", "check_servability", "approve", "data_pushed", "promote"]
@@ -229,7 +197,7 @@ def test_the_flow_waits_for_approval_times_out_pending_and_a_terminal_approval_r
 
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
     monkeypatch.delenv("SHOPREC_REGISTRY_URI", raising=False)
-    training = load_training_module()
+    training = load_flow("training")
     wait = {"approval_timeout_s": 3, "poll_interval_s": 1}
     write_params(tiny_project, {**LENIENT_GATE, "promotion": wait})
     registry = Registry(LocalStore(tiny_project / "registry"))  # the embedded default
@@ -239,7 +207,7 @@ def test_the_flow_waits_for_approval_times_out_pending_and_a_terminal_approval_r
     assert registry.alias("two_stage") is None
     (first_run,) = awaiting(registry, 1)
     assert flow_run_state(first_run).is_completed()  # the run ends; the version stays pending
-    approval = read_artifact("shoprec-approval")
+    approval = read_artifacts("shoprec-approval")
     assert "shoprec registry approve two_stage 1" in approval[0].data
 
     # the next run finds the same files pending and waits again; a reviewer approves from a
@@ -286,7 +254,7 @@ def test_a_reviewer_rejects_through_the_typed_prefect_input(prefect_api, tiny_pr
 
     from shoprec.registry import LocalStore, Registry
 
-    training = load_training_module()
+    training = load_flow("training")
     write_params(
         tiny_project,
         {**LENIENT_GATE, "promotion": {"approval_timeout_s": 300, "poll_interval_s": 1}},

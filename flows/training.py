@@ -207,10 +207,11 @@ def propose_and_promote(root: Path, by: str) -> dict:
     params = load_params(root / "params.yaml")
     registry = open_registry(params.registry.uri, root)
     result = {"model": name, "version": version}
-    if registry.info(name, version).status != "pending":
+    before = registry.info(name, version).status
+    if before != "pending":
         # registered and decided before (same files): aliases are a human's business now
-        logger.info("%s v%d was already %s", name, version, registry.info(name, version).status)
-        return {**result, "status": registry.info(name, version).status}
+        logger.info("%s v%d was already %s", name, version, before)
+        return {**result, "status": before}
     if params.promotion.require_approval:
         wait_for_decision(registry, name, version, params)
     else:

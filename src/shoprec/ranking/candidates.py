@@ -77,18 +77,26 @@ class CandidateSources:
         score (-1 when none did): the "because you viewed X" of an explanation."""
         weights = self.item_to_item(source)
         base = self.snapshot.recent if source == "covisit" else self.history.matrix
+        user_rows, items = np.asarray(user_rows), np.asarray(items)
         seeds = np.full(len(items), -1, dtype=np.int64)
-        for p, (row, item) in enumerate(zip(user_rows, items, strict=True)):
+        # one lookup per user (all of that user's pairs at once), not one per pair
+        order = np.argsort(user_rows, kind="stable")
+        starts = np.flatnonzero(np.r_[True, user_rows[order][1:] != user_rows[order][:-1]])
+        for begin, end in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+            pairs = order[begin:end]
+            row = user_rows[pairs[0]]
             start, stop = base.indptr[row], base.indptr[row + 1]
             hist, values = base.indices[start:stop], base.data[start:stop]
             if len(hist) == 0:
                 continue
-            column = weights[hist, item]
-            column = np.asarray(column.toarray() if sp.issparse(column) else column).ravel()
-            contribution = values * column
-            best = int(np.argmax(contribution))
-            if contribution[best] > 0:
-                seeds[p] = hist[best]
+            if sp.issparse(weights):
+                block = weights[hist][:, items[pairs]].toarray()
+            else:
+                block = weights[np.ix_(hist, items[pairs])]
+            contribution = values[:, None] * block
+            best = np.argmax(contribution, axis=0)
+            top = contribution[best, np.arange(len(pairs))]
+            seeds[pairs] = np.where(top > 0, hist[best], -1)
         return seeds
 
 

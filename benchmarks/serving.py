@@ -127,9 +127,35 @@ async def open_loop(base: str, paths: list[str], rate: float, count: int, cap_s:
     return np.array(latencies), failures, elapsed
 
 
+async def one_at_a_time(base: str, paths: list[str], count: int) -> np.ndarray:
+    """Latencies (s) of ``count`` requests sent one after another: the service time itself,
+    without any queueing."""
+    latencies = []
+    async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        for i in range(count):
+            started = time.perf_counter()
+            async with session.get(paths[i % len(paths)]) as reply:
+                await reply.read()
+            latencies.append(time.perf_counter() - started)
+    return np.array(latencies)
+
+
 def measure(label, base, paths, rates, seconds, console) -> list[dict]:
-    asyncio.run(open_loop(base, paths, 50, 100, 30))  # warm-up
-    rows = []
+    asyncio.run(one_at_a_time(base, paths[-20:], 20))  # warm-up
+    alone = asyncio.run(one_at_a_time(base, paths, 60))
+    rows = [
+        {
+            "service": label,
+            "target_rps": 0.0,  # one request at a time
+            "requests": len(alone),
+            "failed": 0,
+            "achieved_rps": round(len(alone) / alone.sum(), 1),
+            "p50_ms": round(float(np.percentile(alone, 50)) * 1000, 2),
+            "p95_ms": round(float(np.percentile(alone, 95)) * 1000, 2),
+            "p99_ms": round(float(np.percentile(alone, 99)) * 1000, 2),
+        }
+    ]
+    console.print(rows[0])
     for rate in rates:
         count = int(min(max(rate * seconds, 20), 4000))
         lat, failures, elapsed = asyncio.run(open_loop(base, paths, rate, count, seconds * 3))
@@ -168,12 +194,19 @@ def summarise(rows: list[dict]) -> dict:
         summary["p99_ms_at_200_rps"] = ours["p99_ms"]
         summary["target_p99_under_20_ms_at_200_rps_met"] = ours["p99_ms"] < 20.0 and keeps_up(ours)
     for service in ("shoprec", "naive", "shoprec two_stage"):
-        kept = sustained(rows, service)
+        alone = at.get((service, 0.0))
+        if alone:
+            summary[f"{service}: one at a time p50 ms"] = alone["p50_ms"]
+        kept = [r for r in sustained(rows, service) if r["target_rps"] > 0]
         summary[f"{service}: highest rps with p99 < 100 ms"] = (
             kept[-1]["target_rps"] if kept else None
         )
+    if ("naive", 0.0) in at and ("shoprec", 0.0) in at:
+        summary["naive_over_ours_one_at_a_time_p50"] = round(
+            at[("naive", 0.0)]["p50_ms"] / at[("shoprec", 0.0)]["p50_ms"], 1
+        )
     # the naive service against ours at the highest rate the naive one keeps up with
-    naive = [r for r in rows if r["service"] == "naive" and keeps_up(r)]
+    naive = [r for r in rows if r["service"] == "naive" and r["target_rps"] > 0 and keeps_up(r)]
     if naive and ("shoprec", naive[-1]["target_rps"]) in at:
         theirs = naive[-1]
         mine = at[("shoprec", theirs["target_rps"])]
@@ -300,7 +333,7 @@ def main() -> None:
     for r in rows:
         table.add_row(
             r["service"],
-            f"{r['target_rps']:.0f}",
+            f"{r['target_rps']:.0f}" if r["target_rps"] else "one at a time",
             f"{r['achieved_rps']:.0f}",
             str(r["requests"]),
             str(r["failed"]),

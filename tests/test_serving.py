@@ -19,6 +19,7 @@ from shoprec.serving.app import ServiceSettings, create_app
 from shoprec.serving.reloader import ModelHolder
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.slow  # builds the tiny DVC project for a real two-stage model
 NAME = "two_stage"
 
 

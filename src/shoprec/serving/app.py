@@ -181,8 +181,8 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
         metrics.version.labels(served.name).set(served.version or 0)
         sessions.clear()  # sessions hold item positions of the previous version
 
-    holder._on_reload = reloaded
-    holder._on_failure = lambda version, exc: metrics.reload_failures.inc()
+    holder.on_reload = reloaded
+    holder.on_failure = lambda version, exc: metrics.reload_failures.inc()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -40,6 +40,7 @@ class ServedModel:
     model: Recommender
     catalogue: Catalogue
     popular: np.ndarray = field(init=False)  # model item indices, most popular first
+    _by_user: sp.csr_matrix = field(init=False)  # binary history, for co-interactions
     _by_item: sp.csc_matrix = field(init=False)
     _norms: np.ndarray = field(init=False)
 

@@ -31,8 +31,6 @@ class ModelHolder:
         name: str,
         alias: str,
         items_path: str | Path | None,
-        on_reload: Callable[[ServedModel], None] | None = None,
-        on_failure: Callable[[int, Exception], None] | None = None,
     ) -> None:
         self.registry = registry
         self.name = name
@@ -41,8 +39,9 @@ class ModelHolder:
         self.current: ServedModel | None = None
         self.last_error: str | None = None
         self._refused: int | None = None
-        self._on_reload = on_reload or (lambda served: None)
-        self._on_failure = on_failure or (lambda version, exc: None)
+        # listeners the app sets (metrics, sessions): called after a swap / a refused version
+        self.on_reload: Callable[[ServedModel], None] = lambda served: None
+        self.on_failure: Callable[[int, Exception], None] = lambda version, exc: None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="shoprec-serve-"))
@@ -73,7 +72,7 @@ class ModelHolder:
                 self._refused = version
                 self.last_error = f"{self.name} v{version} refused: {exc}"
                 log.error("%s; still serving v%s", self.last_error, current)
-                self._on_failure(version, exc)
+                self.on_failure(version, exc)
                 shutil.rmtree(target, ignore_errors=True)
                 return False
             old = self.current
@@ -81,7 +80,7 @@ class ModelHolder:
             self._refused = None
             self.last_error = None
             log.info("%s: now serving v%d (was v%s)", self.name, version, current)
-            self._on_reload(served)
+            self.on_reload(served)
             if old is not None and old.version is not None:
                 shutil.rmtree(self._workdir / f"v{old.version}", ignore_errors=True)
             return True

@@ -23,7 +23,7 @@ from rich.table import Table
 from shoprec.config import load_params
 from shoprec.evaluation.evaluate import evaluate_ranking
 from shoprec.evaluation.holdout import prepare_holdout
-from shoprec.models import BASELINES, create_model
+from shoprec.training.model_table import BASELINES, create_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DATASETS, ONLINE_RETAIL, load_validated

@@ -4,7 +4,7 @@ Builds a synthetic history (100k users, ~20 interactions each over 20k items, sk
 popularity), fits ItemKNN once and saves it, then runs each variant in a child process of its
 own so that peak RSS (``ru_maxrss``) belongs to that variant alone:
 
-- ``chunked``: ``shoprec.serving.batch.score_to_parquet`` into a fresh folder;
+- ``chunked``: ``shoprec.batch_scoring.score.score_to_parquet`` into a fresh folder;
 - ``one_table``: ``model.recommend(all users, k)`` as one pandas table, then ``to_parquet``;
 - ``resume``: the chunked writer killed (SIGKILL) once half of the parts exist, then run again
   on the same folder: the rerun should take about half the time.
@@ -69,8 +69,8 @@ def synthetic_history(users: int, items: int, per_user: int, seed: int = 0):
 
 def child(variant: str, model_dir: str, output: str, k: int, chunk_size: int) -> None:
     """Run one variant in this (fresh) process and print its numbers as JSON."""
-    from shoprec.models import load_model
-    from shoprec.serving.batch import score_to_parquet
+    from shoprec.batch_scoring.score import score_to_parquet
+    from shoprec.training.model_table import load_model
 
     started = time.perf_counter()
     model = load_model(model_dir)
@@ -144,7 +144,7 @@ def main() -> None:
         child(args.child, args.model, args.output, args.k, args.chunk_size)
         return
 
-    from shoprec.models import create_model
+    from shoprec.training.model_table import create_model
 
     console = Console(width=200)
     work = Path(tempfile.mkdtemp(prefix="shoprec-bench-batch-"))

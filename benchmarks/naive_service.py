@@ -15,7 +15,7 @@ import pandas as pd
 import uvicorn
 from fastapi import FastAPI
 
-from shoprec.models import load_model
+from shoprec.training.model_table import load_model
 
 
 def build(model_dir: str, items_path: str) -> FastAPI:

@@ -30,8 +30,8 @@ from shoprec.data.synthetic import generate_shop
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.ranking import ranker
-from shoprec.ranking.fit import build_sources, fit_two_stage, graded_labels, training_pairs
 from shoprec.ranking.pair_features import feature_names
+from shoprec.training.two_stage import build_sources, fit_two_stage, graded_labels, training_pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info

@@ -29,11 +29,11 @@ from shoprec.evaluation.bootstrap import bootstrap_ci
 from shoprec.evaluation.evaluate import evaluate_ranking
 from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.evaluation.metrics import hits_matrix, user_metrics
-from shoprec.models import BASELINES, create_model
-from shoprec.models.two_tower_fit import fit_two_tower
 from shoprec.ranking.candidates import mean_recall, per_user_recall
-from shoprec.ranking.fit import fit_two_stage
 from shoprec.ranking.two_stage import SourceRecommender
+from shoprec.training.model_table import BASELINES, create_model
+from shoprec.training.two_stage import fit_two_stage
+from shoprec.training.two_tower import fit_two_tower
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DATASETS, ONLINE_RETAIL, load_validated

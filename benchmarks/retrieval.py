@@ -25,8 +25,8 @@ from rich.table import Table
 from shoprec.config import load_params
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
-from shoprec.models import BASELINES, create_model
-from shoprec.models.two_tower_fit import fit_two_tower
+from shoprec.training.model_table import BASELINES, create_model
+from shoprec.training.two_tower import fit_two_tower
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from datasets import DATASETS, ONLINE_RETAIL, load_validated

@@ -31,8 +31,8 @@ from rich.console import Console
 from rich.table import Table
 
 from shoprec.features.interactions import Interactions
-from shoprec.models import create_model
 from shoprec.registry import LocalStore, Registry
+from shoprec.training.model_table import create_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info
@@ -286,7 +286,7 @@ def main() -> None:
             proc.wait(timeout=30)
 
     if args.two_stage:
-        from shoprec.models import load_model
+        from shoprec.training.model_table import load_model
 
         ts_registry = Registry(LocalStore(work / "registry-two-stage"))
         publish(ts_registry, "two_stage", args.two_stage)

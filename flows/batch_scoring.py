@@ -2,7 +2,7 @@
 
 The model is the version behind ``batch_scoring.alias`` in the registry, downloaded with every
 file's sha256 checked, so the batch scores exactly what was approved. The work itself is
-``shoprec.serving.batch`` (the same code as ``shoprec batch score``): a run folder
+``shoprec.batch_scoring.score`` (the same code as ``shoprec batch score``): a run folder
 ``<output>/<as-of date>_<model>-v<version>`` of Parquet parts, which a retry of a failed run
 resumes instead of starting again. The counts are published as the ``shoprec-batch-scoring``
 artifact.
@@ -16,9 +16,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from shoprec.batch_scoring.score import fetch_alias, score_batch
 from shoprec.config import load_params
 from shoprec.registry import open_registry
-from shoprec.serving.batch import fetch_alias, score_batch
 
 
 @task(retries=0, persist_result=False)  # results are small dicts; nothing is pickled

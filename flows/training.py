@@ -1,6 +1,6 @@
 """Prefect training flow: every ``dvc.yaml`` stage as a Prefect task, then the metrics table.
 
-Stages run through ``dvc repro --single-item`` (see ``shoprec.dvc_stages``), so this flow
+Stages run through ``dvc repro --single-item`` (see ``shoprec.stages.dvc_runner``), so this flow
 and ``dvc repro`` produce the same versioned outputs and share DVC's cache: an unchanged
 stage is skipped here too. A failed stage fails the flow with the stage's readable error.
 The data validation report is published as artifacts whether the batch was accepted or not.
@@ -28,11 +28,11 @@ from pydantic import Field
 
 from shoprec import layout
 from shoprec.config import Params, load_params
-from shoprec.dvc_stages import list_stages, repro_stage
 from shoprec.io import read_json
 from shoprec.registry import Registry, open_registry
-from shoprec.registry.promotion import dvc_remote_url, promote_with_data
-from shoprec.registry.propose import propose
+from shoprec.release.promotion import dvc_remote_url, promote_with_data
+from shoprec.release.propose import propose
+from shoprec.stages.dvc_runner import list_stages, repro_stage
 
 
 class ApprovalDecision(RunInput):

@@ -8,7 +8,7 @@ from shoprec.config import load_params
 from shoprec.data.sources import load_source
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
-from shoprec.models import create_model
+from shoprec.training.model_table import create_model
 from tests.projects import REPO_ROOT
 
 pytestmark = pytest.mark.slow

@@ -19,11 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from shoprec.errors import ShoprecError
-from shoprec.features.interactions import build_interactions
-from shoprec.models import create_model, load_model
-from shoprec.registry import LocalStore, Registry
-from shoprec.serving.batch import (
+from shoprec.batch_scoring.score import (
     PLAN_FILE,
     SUCCESS_FILE,
     active_users,
@@ -32,6 +28,10 @@ from shoprec.serving.batch import (
     run_location,
     score_to_parquet,
 )
+from shoprec.errors import ShoprecError
+from shoprec.features.interactions import build_interactions
+from shoprec.registry import LocalStore, Registry
+from shoprec.training.model_table import create_model, load_model
 from tests.conftest import client_credentials, new_bucket
 from tests.prefect_flows import load_flow, read_artifacts
 from tests.projects import REPO_ROOT

@@ -126,8 +126,8 @@ def test_without_required_approval_the_flow_promotes_pushes_the_data_and_dvc_pul
     import sys
 
     from shoprec.registry import Registry, S3Store
-    from shoprec.registry.lineage import dvc_lock_hashes
-    from shoprec.registry.promotion import pull_data
+    from shoprec.release.lineage import dvc_lock_hashes
+    from shoprec.release.promotion import pull_data
     from tests.conftest import new_bucket
     from tests.projects import run
 

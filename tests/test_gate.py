@@ -10,9 +10,9 @@ import pytest
 from shoprec.config import EvaluationParams, FeatureParams, GateParams, SplitParams
 from shoprec.data.synthetic import generate_shop
 from shoprec.evaluation.evaluate import evaluate_model
-from shoprec.evaluation.gate import run_gate
 from shoprec.evaluation.holdout import prepare_holdout
-from shoprec.models import create_model
+from shoprec.release.gate import run_gate
+from shoprec.training.model_table import create_model
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_train_gate_approve_promote_stop_and_roll_back_with_an_s3_registry(tiny_
 
     from shoprec.config import load_params
     from shoprec.registry import Registry, S3Store
-    from shoprec.registry.propose import propose
+    from shoprec.release.propose import propose
     from tests.conftest import new_bucket
 
     project = tiny_project

@@ -14,11 +14,11 @@ import scipy.sparse as sp
 
 from shoprec.errors import ConfigError, DataError
 from shoprec.features.interactions import Interactions
-from shoprec.models import BASELINES, create_model, load_model
 from shoprec.models.base import METADATA_FILE, top_k
 from shoprec.models.ease import EASE
 from shoprec.models.itemknn import ItemKNN, cosine_neighbours
 from shoprec.models.most_popular import MostPopular
+from shoprec.training.model_table import BASELINES, create_model, load_model
 
 
 def make_interactions(dense: np.ndarray) -> Interactions:
@@ -364,7 +364,7 @@ def test_create_model_unknown_name_is_a_data_error():
 @pytest.mark.parametrize("neighbors", [1, 4, 50])
 def test_itemknn_sparse_path_for_large_catalogues_equals_the_dense_one(neighbors, monkeypatch):
     """Catalogues above SPARSE_ABOVE_ITEMS use sparse co-occurrences; same similarity."""
-    from shoprec.models import itemknn
+    from shoprec.training.model_table import itemknn
 
     dense = random_dense(5, n_users=60, n_items=40, density=0.15)
     expected = cosine_neighbours(sp.csr_matrix(dense), neighbors, 2.0).toarray()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shoprec.models import BASELINES, EVENT_MODELS
 from shoprec.stages import STAGE_PARAMS
+from shoprec.training.model_table import BASELINES, EVENT_MODELS
 from tests.projects import REPO_ROOT, dvc, write_params
 
 pytestmark = pytest.mark.slow
@@ -118,7 +118,7 @@ def test_no_test_period_interaction_reaches_the_features_or_the_models(tiny_proj
     import pandas as pd
 
     from shoprec.features.interactions import Interactions
-    from shoprec.models import load_model
+    from shoprec.training.model_table import load_model
 
     project = tiny_project_template
     split = json.loads((project / "reports/split.json").read_text())

@@ -18,15 +18,15 @@ from shoprec.data.synthetic import generate_shop
 from shoprec.errors import ConfigError, DataError
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
-from shoprec.models import create_model, load_model
 from shoprec.models.embedding import EmbeddingRecommender
 from shoprec.ranking import ranker
 from shoprec.ranking.candidates import SOURCES, generate_candidates, mean_recall, per_user_recall
 from shoprec.ranking.covisitation import covisitation, session_numbers
-from shoprec.ranking.fit import build_sources, fit_two_stage, graded_labels, training_pairs
 from shoprec.ranking.pair_features import feature_names, pair_features
 from shoprec.ranking.snapshot import build_snapshot
 from shoprec.ranking.two_stage import BOOSTER_FILE, SourceRecommender, TwoStageRecommender
+from shoprec.training.model_table import create_model, load_model
+from shoprec.training.two_stage import build_sources, fit_two_stage, graded_labels, training_pairs
 
 DEFAULTS = Params().models
 PARAMS = TwoStageParams(

@@ -336,8 +336,8 @@ def test_the_cli_runs_the_whole_cycle_against_s3(s3_env, model_dir, tmp_path):
 def test_servability_round_trips_a_real_model_through_a_fresh_process(uri, tmp_path):
     from shoprec.data.synthetic import generate_shop
     from shoprec.features.interactions import build_interactions
-    from shoprec.models import create_model
-    from shoprec.registry.propose import check_servability
+    from shoprec.release.propose import check_servability
+    from shoprec.training.model_table import create_model
 
     events, items = generate_shop(users=120, items=80, days=14, seed=1)
     history = build_interactions(events, items["item_id"], {"view": 1, "purchase": 5})

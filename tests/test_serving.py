@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import uvicorn
 
-from shoprec.models import load_model
 from shoprec.registry import LocalStore, Registry
 from shoprec.serving.app import ServiceSettings, create_app
 from shoprec.serving.reloader import ModelHolder
+from shoprec.training.model_table import load_model
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow  # builds the tiny DVC project for a real two-stage model

@@ -10,8 +10,8 @@ from shoprec.config import EvaluationParams, FeatureParams, SplitParams, TwoTowe
 from shoprec.data.synthetic import generate_shop
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
-from shoprec.models import load_model
-from shoprec.models.two_tower_fit import fit_two_tower
+from shoprec.training.model_table import load_model
+from shoprec.training.two_tower import fit_two_tower
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,6 @@ from pydantic import (
     ValidationError,
 )
 
-from shoprec.data.schema import EVENT_TYPES
 from shoprec.errors import ConfigError
 
 DEFAULT_PARAMS_PATH = Path("params.yaml")
@@ -356,4 +355,4 @@ def load_params(path: str | Path = DEFAULT_PARAMS_PATH) -> Params:
     return parse_params(raw, str(path))
 
 
-__all__ = ["EVENT_TYPES", "Params", "load_params", "parse_params"]
+__all__ = ["Params", "load_params", "parse_params"]

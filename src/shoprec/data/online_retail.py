@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from shoprec.data.raw_table import SourceData, empty_quarantine
 from shoprec.data.schema import to_canonical_events, to_canonical_items
-from shoprec.data.sources import SourceData, empty_quarantine
 from shoprec.data.tables import read_table
 from shoprec.errors import DataError
 
@@ -236,7 +236,7 @@ def _items(events: pd.DataFrame, description: pd.Series) -> tuple[pd.DataFrame, 
 
 
 def _quarantine(raw: pd.DataFrame, reason: pd.Series, kept: np.ndarray) -> pd.DataFrame:
-    """The set-aside rows in the ``sources.empty_quarantine()`` format, in file order."""
+    """The set-aside rows in the ``raw_table.empty_quarantine()`` format, in file order."""
     if kept.all():
         return empty_quarantine()
     rows = raw[~kept]

@@ -22,12 +22,6 @@ EVENT_OPTIONAL_COLUMNS: tuple[str, ...] = ("session_id", "quantity", "price")
 ITEM_COLUMNS: tuple[str, ...] = ("item_id", "title", "category", "brand", "price")
 ITEM_OPTIONAL_COLUMNS: tuple[str, ...] = ("description", "available")
 
-# Parquet column written by ingest beside the canonical ones: why a row could not be converted.
-PROBLEM_COLUMN = "ingest_problem"
-SOURCE_ROW_COLUMN = "source_row"
-# ... and, for such rows only, the row as it was read (JSON), so quarantine keeps the bad value.
-RAW_RECORD_COLUMN = "ingest_raw"
-
 
 def require_columns(df: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
     missing = [c for c in columns if c not in df.columns]
@@ -149,7 +143,6 @@ __all__ = [
     "EVENT_COLUMNS",
     "EVENT_TYPES",
     "ITEM_COLUMNS",
-    "PROBLEM_COLUMN",
     "coerce_events",
     "coerce_items",
     "to_canonical_events",

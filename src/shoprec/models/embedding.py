@@ -48,7 +48,7 @@ class EmbeddingRecommender(Recommender):
 
     def _fit(self, train: Interactions, items: pd.DataFrame | None) -> None:
         raise NotImplementedError(
-            "two_tower is trained from events: use shoprec.models.two_tower_fit.fit_two_tower"
+            "two_tower is trained from events: use shoprec.training.two_tower.fit_two_tower"
         )
 
     def score(self, history: sp.csr_matrix) -> np.ndarray:

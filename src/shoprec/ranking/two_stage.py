@@ -64,7 +64,7 @@ class TwoStageRecommender(Recommender):
 
     def _fit(self, train, items) -> None:
         raise NotImplementedError(
-            "two_stage is trained from events: use shoprec.ranking.fit.fit_two_stage"
+            "two_stage is trained from events: use shoprec.training.two_stage.fit_two_stage"
         )
 
     # -- scoring ------------------------------------------------------------------------

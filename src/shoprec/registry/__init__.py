@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shoprec.registry.registry import Registry, VersionInfo, check_name
-from shoprec.registry.store import (
+from shoprec.registry.registry import Registry, RegistryError, VersionInfo, check_name
+from shoprec.storage import (
     LocalStore,
     NotFound,
     PreconditionFailed,
-    RegistryError,
     S3Store,
     open_store,
 )

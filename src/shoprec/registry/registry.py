@@ -26,7 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shoprec.registry.store import NotFound, ObjectStore, PreconditionFailed, RegistryError
+from shoprec.storage import NotFound, ObjectStore, PreconditionFailed, StorageError
+
+# the registry's errors are the store's: one type for a caller to catch
+RegistryError = StorageError
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ALIAS_PATTERN = NAME_PATTERN

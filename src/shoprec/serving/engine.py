@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from shoprec.models import load_model
 from shoprec.models.base import Recommender, top_k
 from shoprec.serving.catalogue import Catalogue
+from shoprec.training.model_table import load_model
 
 SESSION_WEIGHT = 0.5  # share of a user's final list that their live session may reorder
 CO_SHRINK = 10.0

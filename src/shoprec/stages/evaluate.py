@@ -21,9 +21,9 @@ from shoprec.errors import DataError
 from shoprec.evaluation.evaluate import TestTargets, build_targets, evaluate_model
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_parquet, write_json
-from shoprec.models import load_model
 from shoprec.ranking.candidates import mean_recall, per_user_recall
 from shoprec.ranking.two_stage import TwoStageRecommender
+from shoprec.training.model_table import load_model
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,9 @@ import hashlib
 import json
 import logging
 
-import numpy as np
-import pandas as pd
-
 from shoprec import layout
 from shoprec.config import Params
-from shoprec.data.schema import PROBLEM_COLUMN, RAW_RECORD_COLUMN, SOURCE_ROW_COLUMN
+from shoprec.data import raw_table
 from shoprec.data.sources import load_source
 from shoprec.errors import DataError
 from shoprec.io import write_json, write_parquet
@@ -30,25 +27,6 @@ def source_key(params: Params) -> str:
     """Identifies the source, so validation compares a batch only with batches of the same one."""
     spec = json.dumps(params.data.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
-
-
-def _with_bookkeeping(
-    frame: pd.DataFrame, problems: pd.Series | None, raw: pd.DataFrame | None
-) -> pd.DataFrame:
-    out = frame.copy()
-    out[SOURCE_ROW_COLUMN] = np.arange(len(frame), dtype=np.int64)
-    if problems is None:
-        problems = pd.Series(pd.NA, index=frame.index, dtype="string")
-    problems = problems.astype("string").reset_index(drop=True)
-    out[PROBLEM_COLUMN] = problems.to_numpy()
-    records = pd.Series(pd.NA, index=out.index, dtype="string")
-    bad = problems.notna().to_numpy()
-    if raw is not None and bad.any():
-        rows = raw.reset_index(drop=True).loc[bad].astype(object)
-        rows = rows.where(rows.notna(), None)
-        records[bad] = [json.dumps(r, default=str) for r in rows.to_dict(orient="records")]
-    out[RAW_RECORD_COLUMN] = records.to_numpy()
-    return out
 
 
 def run(params: Params) -> dict:
@@ -70,7 +48,7 @@ def run(params: Params) -> dict:
         ("events", data.events, layout.RAW / layout.EVENTS_FILE),
         ("items", data.items, layout.RAW / layout.ITEMS_FILE),
     ):
-        marked = _with_bookkeeping(frame, data.problems.get(table), data.raw.get(table))
+        marked = raw_table.pack(frame, data.problems.get(table), data.raw.get(table))
         write_parquet(marked, target)
     write_parquet(data.quarantine, layout.QUARANTINE / "ingest.parquet")
     reasons = data.quarantine.groupby("reason").size().sort_index().to_dict()

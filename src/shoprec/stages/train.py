@@ -10,7 +10,7 @@ from shoprec.config import Params
 from shoprec.errors import ConfigError
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_parquet
-from shoprec.models import BASELINES, create_model
+from shoprec.training.model_table import BASELINES, create_model
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from shoprec.config import Params
 from shoprec.errors import DataError
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet, write_json
-from shoprec.models import load_model
-from shoprec.ranking.fit import fit_two_stage
 from shoprec.stages import without_keys
+from shoprec.training.model_table import load_model
+from shoprec.training.two_stage import fit_two_stage
 
 log = logging.getLogger(__name__)
 

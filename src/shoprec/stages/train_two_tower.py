@@ -19,8 +19,8 @@ from shoprec.config import Params
 from shoprec.errors import DataError
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet, write_json
-from shoprec.models.two_tower_fit import fit_two_tower
 from shoprec.stages import without_keys
+from shoprec.training.two_tower import fit_two_tower
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from shoprec.config import ValidationParams
+from shoprec.data.raw_table import empty_quarantine
 from shoprec.data.schema import EVENT_COLUMNS, EVENT_OPTIONAL_COLUMNS
-from shoprec.data.sources import empty_quarantine, read_canonical_files
+from shoprec.data.sources import read_canonical_files
 from shoprec.errors import DataError
 from shoprec.validation.baseline import BatchProfile, load_profile
 from shoprec.validation.report import write_report

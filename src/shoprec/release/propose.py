@@ -20,13 +20,13 @@ from pathlib import Path
 from shoprec import layout
 from shoprec.config import Params
 from shoprec.evaluation.evaluate import build_targets
-from shoprec.evaluation.gate import GateResult, run_gate
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet
-from shoprec.models import BASELINES, load_model
-from shoprec.registry.lineage import lineage
+from shoprec.registry import RegistryError
 from shoprec.registry.registry import Registry, sha256_file
-from shoprec.registry.store import RegistryError
+from shoprec.release.gate import GateResult, run_gate
+from shoprec.release.lineage import lineage
+from shoprec.training.model_table import BASELINES, load_model
 
 log = logging.getLogger(__name__)
 SERVABILITY_USERS = 20
@@ -122,7 +122,7 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
     )
     run_metrics = read_json(root / layout.EVALUATION_METRICS)
     champion = champion_version = None
-    alias = registry.alias(name, "production")
+    alias = registry.alias(name, params.promotion.alias)
     with tempfile.TemporaryDirectory() as tmp:
         if alias is not None:
             champion_version = alias["version"]

@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from shoprec.dvc_stages import last_error, run_dvc
-from shoprec.registry.lineage import dvc_lock_hashes
+from shoprec.registry import RegistryError
 from shoprec.registry.registry import Registry
-from shoprec.registry.store import RegistryError
+from shoprec.release.lineage import dvc_lock_hashes
+from shoprec.stages.dvc_runner import last_error, run_dvc
 
 log = logging.getLogger(__name__)
 DVC_REMOTE_ENV = "SHOPREC_DVC_REMOTE"

@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,10 +30,10 @@ import pyarrow.parquet as pq
 
 from shoprec.config import BatchScoringParams
 from shoprec.errors import DataError, ShoprecError
-from shoprec.models import load_model
 from shoprec.models.base import Recommender
 from shoprec.registry import Registry
-from shoprec.registry.store import NotFound, PreconditionFailed, S3Store
+from shoprec.storage import NotFound, ObjectStore, open_store
+from shoprec.training.model_table import load_model
 
 PLAN_FILE = "_plan.json"
 SUCCESS_FILE = "_SUCCESS.json"
@@ -57,112 +56,26 @@ SCHEMA = pa.schema(
 Progress = Callable[[int, int], None]
 
 
-# -- where the parts go: a folder or s3://bucket/prefix ----------------------------------------
-class LocalOutput:
-    """A folder. Writes go to a hidden temporary sibling (named with the writer's pid) that is
-    renamed into place, so a killed run leaves no half part, only a temporary file that the
-    next run removes."""
-
-    def __init__(self, folder: str | Path) -> None:
-        self.root = Path(folder)
-        self.location = str(self.root)
-        if self.root.exists() and not self.root.is_dir():
-            raise ShoprecError(f"{self.root}: exists and is not a folder")
-
-    def names(self) -> set[str]:
-        if not self.root.is_dir():
-            return set()
-        return {p.name for p in self.root.iterdir() if p.is_file() and p.name[0] != "."}
-
-    def read(self, name: str) -> bytes | None:
-        try:
-            return (self.root / name).read_bytes()
-        except FileNotFoundError:
-            return None
-
-    def _temporary(self, name: str, data: bytes) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{name}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return tmp
-
-    def write(self, name: str, data: bytes) -> None:
-        os.replace(self._temporary(name, data), self.root / name)
-
-    def create(self, name: str, data: bytes) -> bool:
-        """Write only if ``name`` does not exist yet (atomic); False if it did."""
-        tmp = self._temporary(name, data)
-        try:
-            os.link(tmp, self.root / name)
-            return True
-        except FileExistsError:
-            return False
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def row_count(self, name: str) -> int:
-        return pq.read_metadata(self.root / name).num_rows
-
-    def remove_stale_temporaries(self) -> None:
-        """Temporary files of writers that are no longer running (a killed run's last part)."""
-        if not self.root.is_dir():
-            return
-        for tmp in self.root.glob(".*.tmp"):
-            pid = tmp.name.rsplit(".", 2)[-2]
-            if not (pid.isdigit() and _pid_alive(int(pid))):
-                tmp.unlink(missing_ok=True)
+# -- where the parts go: a folder or s3://bucket/prefix (shoprec.storage, as the registry) --
+def open_output(location: str | Path) -> ObjectStore:
+    """The output store; S3 writes of a whole part get a longer timeout than registry calls."""
+    return open_store(location, timeout_s=60.0)
 
 
-def _pid_alive(pid: int) -> bool:
+def _names(out: ObjectStore) -> set[str]:
+    """The files directly in the output (not in subfolders, not hidden)."""
+    return {key for key in out.list("") if "/" not in key}
+
+
+def _read(out: ObjectStore, name: str) -> bytes | None:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return out.get(name).data
+    except NotFound:
+        return None
 
 
-class S3Output:
-    """``s3://bucket/prefix`` through the registry's S3 client (``AWS_ENDPOINT_URL``, the
-    standard credential chain, readable errors); each file is one ``put_object``."""
-
-    def __init__(self, uri: str) -> None:
-        self.store = S3Store(uri.rstrip("/"), timeout_s=60.0)
-        self.location = uri
-
-    def names(self) -> set[str]:
-        return {key for key in self.store.list("") if "/" not in key}
-
-    def read(self, name: str) -> bytes | None:
-        try:
-            return self.store.get(name).data
-        except NotFound:
-            return None
-
-    def write(self, name: str, data: bytes) -> None:
-        self.store.put(name, data)
-
-    def create(self, name: str, data: bytes) -> bool:
-        try:
-            self.store.put(name, data, if_none_match=True)
-            return True
-        except PreconditionFailed:
-            return False
-
-    def row_count(self, name: str) -> int:
-        return pq.read_metadata(pa.BufferReader(self.store.get(name).data)).num_rows
-
-    def remove_stale_temporaries(self) -> None:
-        """Nothing to do: an object is stored whole or not at all."""
-
-
-def open_output(location: str | Path) -> LocalOutput | S3Output:
-    text = str(location)
-    return S3Output(text) if text.startswith("s3://") else LocalOutput(text)
+def _row_count(out: ObjectStore, name: str) -> int:
+    return pq.read_metadata(pa.BufferReader(out.get(name).data)).num_rows
 
 
 def resolve_output(configured: str | Path, root: str | Path = ".") -> str:
@@ -259,9 +172,9 @@ def _users_sha256(users: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _check_plan(out: LocalOutput | S3Output, plan: dict) -> None:
+def _check_plan(out: ObjectStore, plan: dict) -> None:
     """Claim the output for ``plan``, or accept it if it already holds the same plan."""
-    names = out.names()
+    names = _names(out)
     if PLAN_FILE not in names and any(n.startswith("part-") for n in names):
         raise ShoprecError(
             f"{out.location}: holds Parquet parts but no {PLAN_FILE}; "
@@ -270,7 +183,7 @@ def _check_plan(out: LocalOutput | S3Output, plan: dict) -> None:
     if out.create(PLAN_FILE, (json.dumps(plan, indent=2) + "\n").encode()):
         return
     try:
-        existing = json.loads(out.read(PLAN_FILE) or b"")
+        existing = json.loads(_read(out, PLAN_FILE) or b"")
     except json.JSONDecodeError:
         existing = {}
     differs = [key for key in plan if existing.get(key) != plan[key]]
@@ -349,17 +262,17 @@ def score_to_parquet(
     out = open_output(output)
     out.remove_stale_temporaries()
     _check_plan(out, plan)
-    existing = out.names()
+    existing = _names(out)
     written = skipped = rows = 0
     for i in range(n_chunks):
         name = PART_NAME.format(i)
         if name in existing:
             skipped += 1
-            rows += out.row_count(name)
+            rows += _row_count(out, name)
         else:
             chunk = users[i * chunk_size : (i + 1) * chunk_size]
             data, n = _chunk_bytes(model, chunk, k, model_name, version)
-            out.write(name, data)
+            out.put(name, data)
             written += 1
             rows += n
         if progress is not None:
@@ -378,7 +291,7 @@ def score_to_parquet(
         seconds=round(time.perf_counter() - started, 3),
     )
     success = {**result.to_dict(), "finished_at": datetime.now(UTC).isoformat(), "plan": plan}
-    out.write(SUCCESS_FILE, (json.dumps(success, indent=2) + "\n").encode())
+    out.put(SUCCESS_FILE, (json.dumps(success, indent=2) + "\n").encode())
     return result
 
 

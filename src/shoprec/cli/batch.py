@@ -1,35 +1,20 @@
-"""``shoprec batch score``: the nightly batch from a terminal, with a progress bar.
-
-``shoprec.cli`` imports this module while it is itself being imported, so the shared error
-handling and console are looked up when a command runs, not when this module loads.
-"""
+"""``shoprec batch score``: the nightly batch from a terminal, with a progress bar."""
 
 from __future__ import annotations
 
-import functools
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from shoprec.cli.common import console, readable_errors
+
 batch_app = typer.Typer(help="Batch scoring.", no_args_is_help=True)
 
 
-def _readable_errors(func):
-    """``shoprec.cli.readable_errors``, resolved at call time (no circular import)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from shoprec.cli import readable_errors
-
-        return readable_errors(func)(*args, **kwargs)
-
-    return wrapper
-
-
 @batch_app.command("score")
-@_readable_errors
+@readable_errors
 def score(
     output: Annotated[
         str | None,
@@ -56,10 +41,9 @@ def score(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from shoprec.cli import console
+    from shoprec.batch_scoring.score import fetch_alias, score_batch
     from shoprec.config import load_params
     from shoprec.registry import open_registry
-    from shoprec.serving.batch import fetch_alias, score_batch
 
     p = load_params(params)
     settings, root = p.batch_scoring, params.resolve().parent

@@ -1,6 +1,9 @@
-"""Object stores behind the model registry: an S3 bucket (boto3) or a local folder.
+"""Object stores: an S3 bucket (boto3) or a local folder, used by the model registry and by
+batch scoring alike.
 
-Both give the two primitives the registry's concurrency rules rest on (DESIGN.md, Registry):
+Every write is whole or absent (a local temporary file fsync'ed and renamed into place, or one
+S3 ``put_object``). Both give the two primitives the registry's concurrency rules rest on
+(DESIGN.md, Registry):
 
 - ``put(key, data, if_none_match=True)``: create only if the key is absent (S3
   ``If-None-Match: *``), so two writers can never claim the same version number;
@@ -24,15 +27,15 @@ from typing import Protocol
 from shoprec.errors import ShoprecError
 
 
-class RegistryError(ShoprecError):
-    """The registry cannot be reached, refuses the credentials, or holds something invalid."""
+class StorageError(ShoprecError):
+    """The store cannot be reached, refuses the credentials, or holds something invalid."""
 
 
 class PreconditionFailed(Exception):
     """A conditional write lost: the key exists, or changed since it was read."""
 
 
-class NotFound(RegistryError):
+class NotFound(StorageError):
     """No object under this key."""
 
 
@@ -53,6 +56,29 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> list[str]: ...
 
+    def create(self, key: str, data: bytes) -> bool: ...
+
+    def remove_stale_temporaries(self) -> None: ...
+
+
+def create_if_absent(store: ObjectStore, key: str, data: bytes) -> bool:
+    """Write ``key`` only if it does not exist yet; False if it did."""
+    try:
+        store.put(key, data, if_none_match=True)
+    except PreconditionFailed:
+        return False
+    return True
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 def _etag(data: bytes) -> str:
     """What S3 returns for a single-part upload: the quoted MD5."""
@@ -60,17 +86,32 @@ def _etag(data: bytes) -> str:
 
 
 class LocalStore:
-    """A folder; safe between processes of one machine (O_EXCL links and a lock per key)."""
+    """A folder; safe between processes of one machine (O_EXCL links and a lock per key).
+
+    Writes go to a hidden temporary sibling named with the writer's pid, fsync'ed, then linked
+    or renamed into place: a killed writer leaves no half object, only a temporary file that
+    ``remove_stale_temporaries`` deletes once that pid is gone."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self.location = str(self.root)
+        if self.root.exists() and not self.root.is_dir():
+            raise StorageError(f"{self.root}: exists and is not a folder")
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if self.root not in path.parents:
-            raise RegistryError(f"registry key escapes the registry folder: {key!r}")
+            raise StorageError(f"key escapes the store's folder: {key!r}")
         return path
+
+    @staticmethod
+    def _temporary(path: Path, data: bytes) -> Path:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return tmp
 
     def get(self, key: str) -> Stored:
         try:
@@ -84,8 +125,7 @@ class LocalStore:
     ) -> str:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(data)
+        tmp = self._temporary(path, data)
         try:
             if if_none_match:
                 try:
@@ -114,6 +154,18 @@ class LocalStore:
             if p.is_file() and not p.name.startswith(".")
         )
 
+    def create(self, key: str, data: bytes) -> bool:
+        return create_if_absent(self, key, data)
+
+    def remove_stale_temporaries(self) -> None:
+        """Temporary files of writers that are no longer running (a killed run's last write)."""
+        if not self.root.is_dir():
+            return
+        for tmp in self.root.rglob(".*.tmp"):
+            pid = tmp.name.rsplit(".", 3)[-3]
+            if not (pid.isdigit() and _pid_alive(int(pid))):
+                tmp.unlink(missing_ok=True)
+
 
 CREDENTIAL_ERRORS = {
     "InvalidAccessKeyId",
@@ -134,7 +186,7 @@ class S3Store:
 
         match = re.fullmatch(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?", uri)
         if not match:
-            raise RegistryError(f"not an S3 registry URI: {uri!r} (expected s3://bucket/prefix)")
+            raise StorageError(f"not an S3 registry URI: {uri!r} (expected s3://bucket/prefix)")
         self.bucket, prefix = match.group(1), (match.group(2) or "").strip("/")
         self.prefix = f"{prefix}/" if prefix else ""
         self.location = uri
@@ -154,7 +206,7 @@ class S3Store:
         try:
             return func(Bucket=self.bucket, **kwargs)
         except NoCredentialsError:
-            raise RegistryError(
+            raise StorageError(
                 f"{self.location}: no AWS credentials found (set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or a profile)"
             ) from None
@@ -167,13 +219,13 @@ class S3Store:
                 raise NotFound(f"{self.location}: no {kwargs.get('Key', '')}") from None
             message = exc.response.get("Error", {}).get("Message", code)
             if code in CREDENTIAL_ERRORS:
-                raise RegistryError(
+                raise StorageError(
                     f"{self.location}: {what} refused, the credentials were not accepted "
                     f"({code}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile"
                 ) from None
-            raise RegistryError(f"{self.location}: {what} refused: {code}: {message}") from None
+            raise StorageError(f"{self.location}: {what} refused: {code}: {message}") from None
         except BotoCoreError as exc:
-            raise RegistryError(f"{self.location}: {what} failed: {exc}") from None
+            raise StorageError(f"{self.location}: {what} failed: {exc}") from None
 
     def get(self, key: str) -> Stored:
         reply = self._call("read", self.client.get_object, Key=self.prefix + key)
@@ -204,8 +256,16 @@ class S3Store:
                 return sorted(keys)
             token = reply["NextContinuationToken"]
 
+    def create(self, key: str, data: bytes) -> bool:
+        return create_if_absent(self, key, data)
 
-def open_store(uri: str | Path) -> ObjectStore:
+    def remove_stale_temporaries(self) -> None:
+        """Nothing to do: an object is stored whole or not at all."""
+
+
+def open_store(uri: str | Path, timeout_s: float = 5.0) -> ObjectStore:
     """``s3://bucket/prefix`` or a local folder path."""
     text = str(uri)
-    return S3Store(text) if text.startswith("s3://") else LocalStore(text)
+    if text.startswith("s3://"):
+        return S3Store(text.rstrip("/"), timeout_s=timeout_s)
+    return LocalStore(text)

@@ -1,0 +1,1 @@
+"""Batch scoring: top-K for every active user as resumable Parquet parts (a folder or S3)."""

@@ -1,0 +1,68 @@
+"""``shoprec flow``: run the Prefect flows."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from shoprec.cli.common import (
+    console,
+    readable_errors,
+)
+from shoprec.errors import ShoprecError
+
+flow_app = typer.Typer(help="Run the Prefect flows.", no_args_is_help=True)
+
+
+def _load_flow_module(project_dir: Path, name: str):
+    path = project_dir / "flows" / f"{name}.py"
+    if not path.is_file():
+        raise ShoprecError(
+            f"{path}: flow not found; run from the project root or pass --project-dir"
+        )
+    spec = importlib.util.spec_from_file_location(f"shoprec_flows_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+@flow_app.command("train")
+@readable_errors
+def flow_train(
+    project_dir: Annotated[Path, typer.Option(help="Project root (with dvc.yaml).")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Re-run every stage even if unchanged.")] = False,
+    gate: Annotated[
+        bool, typer.Option(help="Gate, register and wait for approval after the stages.")
+    ] = True,
+    by: Annotated[str, typer.Option(help="Who registers (recorded in the audit log).")] = "prefect",
+) -> None:
+    """Run the training flow (all DVC stages as Prefect tasks), print the metrics table, then
+    gate, register and wait for approval (promotion.* in the parameters file).
+
+    Uses the Prefect API in PREFECT_API_URL, or a temporary local one when it is unset.
+    """
+    from shoprec.evaluation.report import metrics_table
+    from shoprec.io import read_json
+
+    module = _load_flow_module(project_dir, "training")
+    logging.getLogger("prefect").setLevel(logging.WARNING)
+    try:
+        result = module.training_flow(project_dir=str(project_dir), force=force, gate=gate, by=by)
+    except ShoprecError:
+        raise
+    except Exception as exc:  # Prefect wraps some failures; keep the message readable
+        raise ShoprecError(f"training flow failed: {exc}") from None
+    intervals_path = project_dir / "metrics" / "confidence_intervals.json"
+    intervals = read_json(intervals_path) if intervals_path.is_file() else {}
+    console.print(metrics_table(result["metrics"], intervals))
+    outcome = result["registry"]
+    if outcome:
+        where = f" v{outcome['version']}" if outcome["version"] else ""
+        reasons = "; ".join(outcome.get("reasons", []))
+        console.print(f"{outcome['model']}{where}: {outcome['status']} {escape(reasons)}".strip())

@@ -45,8 +45,8 @@ def main() -> None:
     started = time.perf_counter()
     events, items, counts = load_validated(args.dataset, params, args.path)
     load_s = time.perf_counter() - started
-    e = params.evaluation
-    holdout = prepare_holdout(events, items, params.split, params.features, e)
+    e, t = params.evaluation, params.targets
+    holdout = prepare_holdout(events, items, params.split, params.features, t)
     split, history, targets = holdout.split, holdout.history, holdout.targets
     k_max = max(e.ks)
     console.print(
@@ -117,8 +117,8 @@ def main() -> None:
         "protocol": {
             "split": split.info,
             "ks": e.ks,
-            "relevant_event_types": e.relevant_event_types,
-            "repeat_purchases": e.repeat_purchases,
+            "relevant_event_types": t.relevant_event_types,
+            "repeat_purchases": t.repeat_purchases,
             "bootstrap_samples": args.bootstrap,
         },
         "evaluation": targets.info,

@@ -25,12 +25,13 @@ import xgboost as xgb
 from rich.console import Console
 from rich.table import Table
 
-from shoprec.config import EvaluationParams, FeatureParams, Params, SplitParams, TwoStageParams
+from shoprec.config import FeatureParams, Params, SplitParams, TargetParams, TwoStageParams
 from shoprec.data.synthetic import generate_shop
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.ranking import ranker
 from shoprec.ranking.pair_features import feature_names
+from shoprec.training.inputs import TrainingInputs
 from shoprec.training.two_stage import build_sources, fit_two_stage, graded_labels, training_pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,11 +56,11 @@ def main() -> None:
 
     defaults = Params()
     params = TwoStageParams(candidates={"two_tower": 0})
-    evaluation, features = EvaluationParams(), FeatureParams()
+    targets, features = TargetParams(), FeatureParams()
     events, items = generate_shop(args.users, args.items, args.days, args.seed)
-    holdout = prepare_holdout(events, items, SplitParams(), features, evaluation)
+    holdout = prepare_holdout(events, items, SplitParams(), features, targets)
+    inputs = TrainingInputs.from_holdout(holdout, items, targets, features.event_weights)
     t1 = pd.Timestamp(holdout.split.info["validation_start"])
-    t2 = pd.Timestamp(holdout.split.info["test_start"])
     history = holdout.before_validation
     sources = build_sources(
         history,
@@ -100,21 +101,7 @@ def main() -> None:
         timings[device] = round(time.perf_counter() - started, 3)
 
     started = time.perf_counter()
-    model, report = fit_two_stage(
-        holdout.split.train,
-        holdout.split.validation,
-        items,
-        history,
-        holdout.history,
-        params,
-        defaults.models.itemknn,
-        defaults.models.ease,
-        features.event_weights,
-        evaluation.relevant_event_types,
-        evaluation.repeat_purchases,
-        t1,
-        t2,
-    )
+    model, report = fit_two_stage(inputs, params, defaults.models.itemknn, defaults.models.ease)
     fit_seconds = round(time.perf_counter() - started, 2)
     quality = evaluate_model(model, holdout.targets, [10], bootstrap_samples=200)
 

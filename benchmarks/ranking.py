@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -31,6 +30,7 @@ from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.evaluation.metrics import hits_matrix, user_metrics
 from shoprec.ranking.candidates import mean_recall, per_user_recall
 from shoprec.ranking.two_stage import SourceRecommender
+from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import BASELINES, create_model
 from shoprec.training.two_stage import fit_two_stage
 from shoprec.training.two_tower import fit_two_tower
@@ -59,11 +59,10 @@ def main() -> None:
     params = load_params(ROOT / "params.yaml")
     console = Console(width=200)
     events, items, counts = load_validated(args.dataset, params, args.path)
-    e = params.evaluation
-    holdout = prepare_holdout(events, items, params.split, params.features, e)
-    split, history, targets = holdout.split, holdout.history, holdout.targets
-    validation_start = pd.Timestamp(split.info["validation_start"])
-    test_start = pd.Timestamp(split.info["test_start"])
+    e, t = params.evaluation, params.targets
+    holdout = prepare_holdout(events, items, params.split, params.features, t)
+    inputs = TrainingInputs.from_holdout(holdout, items, t, params.features.event_weights)
+    history, targets = holdout.history, holdout.targets
     console.print(
         f"{args.dataset}: {len(events):,} events; history {history.shape[0]:,} users × "
         f"{history.shape[1]:,} items; {len(targets.user_rows):,} test users"
@@ -77,39 +76,18 @@ def main() -> None:
         )
     with console.status("training the two-tower model…"):
         (two_tower, _, at_validation), fit_seconds["two_tower"] = _timed(
-            lambda: fit_two_tower(
-                split.train,
-                split.validation,
-                items,
-                holdout.before_validation,
-                history,
-                params.models.two_tower,
-                params.features.event_weights,
-                e.relevant_event_types,
-                e.repeat_purchases,
-                validation_start,
-                test_start,
-            )
+            lambda: fit_two_tower(inputs, params.models.two_tower)
         )
     models["two_tower"] = two_tower
     with console.status("training the two-stage model…"):
         (two_stage, report), fit_seconds["two_stage"] = _timed(
             lambda: fit_two_stage(
-                split.train,
-                split.validation,
-                items,
-                holdout.before_validation,
-                history,
+                inputs,
                 params.models.two_stage,
                 params.models.itemknn,
                 params.models.ease,
-                params.features.event_weights,
-                e.relevant_event_types,
-                e.repeat_purchases,
-                validation_start,
-                test_start,
-                at_validation,
-                two_tower,
+                two_tower_at_validation=at_validation,
+                two_tower_at_test=two_tower,
             )
         )
     models["two_stage"] = two_stage
@@ -121,7 +99,7 @@ def main() -> None:
     rows, per_user_ndcg = [], {}
     for name, model in models.items():
         (recommended, _), recommend_s = _timed(
-            lambda m=model: m.recommend_indices(targets.user_rows, k_max, not e.repeat_purchases)
+            lambda m=model: m.recommend_indices(targets.user_rows, k_max, not t.repeat_purchases)
         )
         result = evaluate_ranking(
             recommended,
@@ -145,7 +123,7 @@ def main() -> None:
             }
         )
 
-    candidates = two_stage.candidates(targets.user_rows, exclude_seen=not e.repeat_purchases)
+    candidates = two_stage.candidates(targets.user_rows, exclude_seen=not t.repeat_purchases)
     recall = mean_recall([per_user_recall(candidates, targets.targets)])
     sizes = {s: n for s, n in two_stage.params["sizes"].items() if n > 0}
     singles = [r for r in rows if r["model"] != "two_stage"]

@@ -18,13 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from shoprec.config import load_params
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
+from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import BASELINES, create_model
 from shoprec.training.two_tower import fit_two_tower
 
@@ -45,9 +45,10 @@ def main() -> None:
     params = load_params(ROOT / "params.yaml")
     console = Console(width=200)
     events, items, counts = load_validated(args.dataset, params, args.path)
-    e = params.evaluation
-    holdout = prepare_holdout(events, items, params.split, params.features, e)
-    split, history, targets = holdout.split, holdout.history, holdout.targets
+    e, t = params.evaluation, params.targets
+    holdout = prepare_holdout(events, items, params.split, params.features, t)
+    inputs = TrainingInputs.from_holdout(holdout, items, t, params.features.event_weights)
+    history, targets = holdout.history, holdout.targets
     console.print(
         f"{args.dataset}: {len(events):,} events; history {history.shape[0]:,} users × "
         f"{history.shape[1]:,} items; {len(targets.user_rows):,} test users, "
@@ -60,19 +61,7 @@ def main() -> None:
         models[name] = create_model(name, **getattr(params.models, name).model_dump()).fit(history)
         rows.append({"model": name, "fit_seconds": round(time.perf_counter() - started, 2)})
     started = time.perf_counter()
-    models["two_tower"], training, _ = fit_two_tower(
-        split.train,
-        split.validation,
-        items,
-        holdout.before_validation,
-        history,
-        params.models.two_tower,
-        params.features.event_weights,
-        e.relevant_event_types,
-        e.repeat_purchases,
-        pd.Timestamp(split.info["validation_start"]),
-        pd.Timestamp(split.info["test_start"]),
-    )
+    models["two_tower"], training, _ = fit_two_tower(inputs, params.models.two_tower)
     rows.append({"model": "two_tower", "fit_seconds": round(time.perf_counter() - started, 2)})
     for row in rows:
         result = evaluate_model(

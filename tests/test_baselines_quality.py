@@ -19,7 +19,7 @@ def test_itemknn_and_ease_beat_most_popular_on_the_default_synthetic_shop():
     assert params.data.source == "synthetic"
     data = load_source(params.data)
     holdout = prepare_holdout(
-        data.events, data.items, params.split, params.features, params.evaluation
+        data.events, data.items, params.split, params.features, params.targets
     )
     history, targets = holdout.history, holdout.targets
     assert len(targets.user_rows) > 500

@@ -38,7 +38,7 @@ def test_defaults_parse():
         assert params.features.transform == "log1p"
         assert params.train.models == ["most_popular", "itemknn", "ease"]
         assert params.models.ease.l2 == 500.0
-        assert params.evaluation.repeat_purchases is False
+        assert params.targets.repeat_purchases is False
         assert params == Params()
 
 
@@ -58,7 +58,8 @@ def test_overrides_are_applied():
         {
             "split": {"strategy": "leave_last_out", "min_holdout_events": 2},
             "models": {"itemknn": {"neighbors": 5, "shrinkage": 0}},
-            "evaluation": {"ks": [1, 2], "relevant_event_types": ["purchase"]},
+            "evaluation": {"ks": [1, 2]},
+            "targets": {"relevant_event_types": ["purchase"]},
         }
     )
     assert params.split.strategy == "leave_last_out"

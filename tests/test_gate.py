@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from shoprec.config import EvaluationParams, FeatureParams, GateParams, SplitParams
+from shoprec.config import FeatureParams, GateParams, SplitParams, TargetParams
 from shoprec.data.synthetic import generate_shop
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
@@ -23,7 +23,7 @@ def world(tmp_path_factory):
         items,
         SplitParams(test_days=7, validation_days=7),
         FeatureParams(),
-        EvaluationParams(),
+        TargetParams(),
     )
     folder = tmp_path_factory.mktemp("models")
     models, metrics = {}, {}

@@ -3,6 +3,7 @@ reasons that name real features and the user's own seed items, and safe persiste
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from shoprec.config import EvaluationParams, FeatureParams, Params, SplitParams, TwoStageParams
+from shoprec.config import FeatureParams, Params, SplitParams, TargetParams, TwoStageParams
 from shoprec.data.synthetic import generate_shop
 from shoprec.errors import ConfigError, DataError
 from shoprec.evaluation.evaluate import evaluate_model
@@ -25,6 +26,7 @@ from shoprec.ranking.covisitation import covisitation, session_numbers
 from shoprec.ranking.pair_features import feature_names, pair_features
 from shoprec.ranking.snapshot import build_snapshot
 from shoprec.ranking.two_stage import BOOSTER_FILE, SourceRecommender, TwoStageRecommender
+from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import create_model, load_model
 from shoprec.training.two_stage import build_sources, fit_two_stage, graded_labels, training_pairs
 
@@ -34,7 +36,7 @@ PARAMS = TwoStageParams(
     booster={"num_boost_round": 80, "early_stopping_rounds": 15},
 )
 WEIGHTS = FeatureParams().event_weights
-EVALUATION = EvaluationParams()
+TARGETS = TargetParams()
 
 
 def random_two_tower(history, seed: int) -> EmbeddingRecommender:
@@ -49,7 +51,7 @@ def random_two_tower(history, seed: int) -> EmbeddingRecommender:
 def shop():
     events, items = generate_shop(users=500, items=300, days=28, seed=5)
     holdout = prepare_holdout(
-        events, items, SplitParams(test_days=7, validation_days=7), FeatureParams(), EVALUATION
+        events, items, SplitParams(test_days=7, validation_days=7), FeatureParams(), TARGETS
     )
     info = holdout.split.info
     return {
@@ -63,22 +65,19 @@ def shop():
 
 def fit(shop, train=None, validation=None, params=PARAMS):
     h = shop["holdout"]
+    inputs = TrainingInputs.from_holdout(h, shop["items"], TARGETS, WEIGHTS)
+    inputs = dataclasses.replace(
+        inputs,
+        train=h.split.train if train is None else train,
+        validation=h.split.validation if validation is None else validation,
+    )
     return fit_two_stage(
-        h.split.train if train is None else train,
-        h.split.validation if validation is None else validation,
-        shop["items"],
-        h.before_validation,
-        h.history,
+        inputs,
         params,
         DEFAULTS.itemknn,
         DEFAULTS.ease,
-        WEIGHTS,
-        EVALUATION.relevant_event_types,
-        EVALUATION.repeat_purchases,
-        shop["t1"],
-        shop["t2"],
-        random_two_tower(h.before_validation, 1),
-        random_two_tower(h.history, 2),
+        two_tower_at_validation=random_two_tower(h.before_validation, 1),
+        two_tower_at_test=random_two_tower(h.history, 2),
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from shoprec.config import EvaluationParams, FeatureParams, SplitParams, TwoTowerParams
+from shoprec.config import FeatureParams, SplitParams, TargetParams, TwoTowerParams
 from shoprec.data.synthetic import generate_shop
 from shoprec.evaluation.evaluate import evaluate_model
 from shoprec.evaluation.holdout import prepare_holdout
+from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import load_model
 from shoprec.training.two_tower import fit_two_tower
 
@@ -19,24 +19,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fitted():
     events, items = generate_shop(users=500, items=300, days=28, seed=5)
-    evaluation = EvaluationParams()
+    targets = TargetParams()
     holdout = prepare_holdout(
-        events, items, SplitParams(test_days=7, validation_days=7), FeatureParams(), evaluation
+        events, items, SplitParams(test_days=7, validation_days=7), FeatureParams(), targets
     )
     params = TwoTowerParams(embedding_dim=16, history_length=8, batch_size=256, epochs=3)
-    model, report, _ = fit_two_tower(
-        holdout.split.train,
-        holdout.split.validation,
-        items,
-        holdout.before_validation,
-        holdout.history,
-        params,
-        FeatureParams().event_weights,
-        evaluation.relevant_event_types,
-        evaluation.repeat_purchases,
-        pd.Timestamp(holdout.split.info["validation_start"]),
-        pd.Timestamp(holdout.split.info["test_start"]),
-    )
+    inputs = TrainingInputs.from_holdout(holdout, items, targets, FeatureParams().event_weights)
+    model, report, _ = fit_two_tower(inputs, params)
     return holdout, model, report
 
 

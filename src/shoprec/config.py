@@ -21,6 +21,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    model_validator,
 )
 
 from shoprec.errors import ConfigError
@@ -192,13 +193,31 @@ class BootstrapParams(_Strict):
     seed: int = 0
 
 
-class EvaluationParams(_Strict):
-    ks: list[PositiveInt] = Field(default_factory=lambda: [5, 10, 20, 50], min_length=1)
+class TargetParams(_Strict):
+    """What counts as a positive: the split (who has a target), the training recipes (labels
+    and early stopping) and the evaluation all read this one section."""
+
     relevant_event_types: list[EventType] = Field(
         default_factory=lambda: ["addtocart", "purchase"], min_length=1
     )
+    # false: items seen before the target period are neither ranked nor targets
     repeat_purchases: bool = False
+
+
+class EvaluationParams(_Strict):
+    ks: list[PositiveInt] = Field(default_factory=lambda: [5, 10, 20, 50], min_length=1)
     bootstrap: BootstrapParams = BootstrapParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_to_targets(cls, data: object) -> object:
+        moved = [k for k in ("relevant_event_types", "repeat_purchases") if k in (data or {})]
+        if isinstance(data, dict) and moved:
+            raise ValueError(
+                f"{', '.join(moved)} moved from evaluation: to the targets: section "
+                "(what counts as a positive is read by split, training and evaluation)"
+            )
+        return data
 
 
 class RatioBounds(_Strict):
@@ -298,6 +317,7 @@ class Params(_Strict):
     features: FeatureParams = FeatureParams()
     train: TrainParams = TrainParams()
     models: ModelParams = ModelParams()
+    targets: TargetParams = TargetParams()
     evaluation: EvaluationParams = EvaluationParams()
     validation: ValidationParams = ValidationParams()
     registry: RegistryParams = RegistryParams()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from shoprec.config import EvaluationParams, FeatureParams, SplitParams
+from shoprec.config import FeatureParams, SplitParams, TargetParams
 from shoprec.data.split import Split, split_events
 from shoprec.evaluation.evaluate import TestTargets, build_targets
 from shoprec.features.interactions import Interactions, build_interactions
@@ -29,7 +29,7 @@ def prepare_holdout(
     items: pd.DataFrame,
     split: SplitParams,
     features: FeatureParams,
-    evaluation: EvaluationParams,
+    targets: TargetParams,
 ) -> Holdout:
     """Split ``events``, build the before-test interactions over ``items``, and the targets."""
     parts = split_events(
@@ -37,7 +37,7 @@ def prepare_holdout(
         split.strategy,
         split.test_days,
         split.validation_days,
-        evaluation.relevant_event_types,
+        targets.relevant_event_types,
         split.min_holdout_events,
     )
     history = build_interactions(
@@ -47,7 +47,7 @@ def prepare_holdout(
         features.transform,
     )
     targets = build_targets(
-        parts.test, history, evaluation.relevant_event_types, evaluation.repeat_purchases
+        parts.test, history, targets.relevant_event_types, targets.repeat_purchases
     )
     before_validation = build_interactions(
         parts.train, items["item_id"], features.event_weights, features.transform

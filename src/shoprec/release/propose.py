@@ -113,7 +113,7 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
         log.info("%s: these files are already registered as v%d", name, existing)
         return Proposal(None, existing)
     current = Interactions.load(root / layout.BEFORE_TEST)
-    e = params.evaluation
+    e = params.targets
     targets = build_targets(
         read_parquet(root / layout.SPLIT / "test.parquet"),
         current,

@@ -20,24 +20,22 @@ from shoprec.errors import ShoprecError
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "ingest": ("data",),
     "validate": ("validation",),
-    "split": ("split", "evaluation.relevant_event_types"),
+    "split": ("split", "targets.relevant_event_types"),
     "features": ("features", "validation.features_suite", "validation.max_feature_value"),
     "train": ("models.{model}",),
     "train_two_tower": (
         "models.two_tower",
         "features.event_weights",
-        "evaluation.relevant_event_types",
-        "evaluation.repeat_purchases",
+        "targets",
     ),
     "train_ranker": (
         "models.two_stage",
         "models.itemknn",
         "models.ease",
         "features.event_weights",
-        "evaluation.relevant_event_types",
-        "evaluation.repeat_purchases",
+        "targets",
     ),
-    "evaluate": ("train.models", "train.two_tower", "train.two_stage", "evaluation"),
+    "evaluate": ("train.models", "train.two_tower", "train.two_stage", "targets", "evaluation"),
 }
 
 log = logging.getLogger("shoprec.stages")

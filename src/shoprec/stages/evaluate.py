@@ -31,14 +31,14 @@ CURVE_METRICS = ("recall", "ndcg", "precision", "hitrate")
 
 
 def run(params: Params) -> dict:
-    p = params.evaluation
+    p, t = params.evaluation, params.targets
     history = Interactions.load(layout.BEFORE_TEST)
     test = read_parquet(layout.SPLIT / "test.parquet")
-    targets = build_targets(test, history, p.relevant_event_types, p.repeat_purchases)
+    targets = build_targets(test, history, t.relevant_event_types, t.repeat_purchases)
     if len(targets.user_rows) == 0:
         raise DataError(
             "evaluate: no test user has a relevant test-period interaction "
-            f"(event types {p.relevant_event_types}); check split and evaluation params"
+            f"(event types {t.relevant_event_types}); check the split and targets params"
         )
     log.info("evaluating on %d users, %d target pairs", len(targets.user_rows), targets.targets.nnz)
     ks = sorted(set(p.ks))
@@ -54,7 +54,7 @@ def run(params: Params) -> dict:
             model,
             targets,
             ks,
-            exclude_seen=not p.repeat_purchases,
+            exclude_seen=not t.repeat_purchases,
             bootstrap_samples=p.bootstrap.samples,
             confidence=p.bootstrap.confidence,
             seed=p.bootstrap.seed,
@@ -69,7 +69,7 @@ def run(params: Params) -> dict:
         write_json(layout.CURVES / f"{name}.json", curve)
         cold[name] = {k: round(v, 6) for k, v in result.cold_items.items()}
         if isinstance(model, TwoStageRecommender):
-            candidates = candidate_recall(model, targets, exclude_seen=not p.repeat_purchases)
+            candidates = candidate_recall(model, targets, exclude_seen=not t.repeat_purchases)
         log.info("%s: ndcg@%d = %.4f", name, ks[0], result.values[f"ndcg@{ks[0]}"])
     write_json(layout.EVALUATION_METRICS, metrics)
     write_json(layout.CONFIDENCE_INTERVALS, intervals)
@@ -78,8 +78,8 @@ def run(params: Params) -> dict:
     report = {
         "protocol": {
             "ks": ks,
-            "relevant_event_types": p.relevant_event_types,
-            "repeat_purchases": p.repeat_purchases,
+            "relevant_event_types": t.relevant_event_types,
+            "repeat_purchases": t.repeat_purchases,
             "bootstrap": p.bootstrap.model_dump(),
         },
         **targets.info,

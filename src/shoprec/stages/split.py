@@ -20,7 +20,7 @@ def run(params: Params) -> dict:
         p.strategy,
         p.test_days,
         p.validation_days,
-        params.evaluation.relevant_event_types,
+        params.targets.relevant_event_types,
         p.min_holdout_events,
     )
     for name, frame in split.parts().items():

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
-
 from shoprec import layout
 from shoprec.config import Params
 from shoprec.errors import DataError
-from shoprec.features.interactions import Interactions
-from shoprec.io import read_json, read_parquet, write_json
+from shoprec.io import read_json, write_json
 from shoprec.stages import without_keys
+from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import load_model
 from shoprec.training.two_stage import fit_two_stage
 
@@ -36,23 +34,13 @@ def run(params: Params) -> dict:
     if p.candidates.two_tower > 0:
         at_test = load_model(layout.MODELS / "two_tower")
         at_validation = load_model(layout.TWO_TOWER_AT_VALIDATION)
-    e = params.evaluation
     model, report = fit_two_stage(
-        read_parquet(layout.SPLIT / "train.parquet"),
-        read_parquet(layout.SPLIT / "validation.parquet"),
-        read_parquet(layout.VALIDATED / layout.ITEMS_FILE),
-        Interactions.load(layout.BEFORE_VALIDATION),
-        Interactions.load(layout.BEFORE_TEST),
+        TrainingInputs.from_project(params),
         p,
         params.models.itemknn,
         params.models.ease,
-        params.features.event_weights,
-        e.relevant_event_types,
-        e.repeat_purchases,
-        pd.Timestamp(split["validation_start"]),
-        pd.Timestamp(split["test_start"]),
-        at_validation,
-        at_test,
+        two_tower_at_validation=at_validation,
+        two_tower_at_test=at_test,
     )
     log.info(
         "two_stage: ranker on %s, %d rounds, %d pairs of %d users, in %.1f s",

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
-
 from shoprec import layout
 from shoprec.config import Params
 from shoprec.errors import DataError
-from shoprec.features.interactions import Interactions
-from shoprec.io import read_json, read_parquet, write_json
+from shoprec.io import read_json, write_json
 from shoprec.stages import without_keys
+from shoprec.training.inputs import TrainingInputs
 from shoprec.training.two_tower import fit_two_tower
 
 log = logging.getLogger(__name__)
@@ -32,20 +30,8 @@ def run(params: Params) -> dict:
             "train_two_tower: needs split.strategy temporal (user states are taken at the "
             "validation and test start); set train.two_tower: false for leave_last_out"
         )
-    e = params.evaluation
-    model, report, at_validation = fit_two_tower(
-        read_parquet(layout.SPLIT / "train.parquet"),
-        read_parquet(layout.SPLIT / "validation.parquet"),
-        read_parquet(layout.VALIDATED / layout.ITEMS_FILE),
-        Interactions.load(layout.BEFORE_VALIDATION),
-        Interactions.load(layout.BEFORE_TEST),
-        params.models.two_tower,
-        params.features.event_weights,
-        e.relevant_event_types,
-        e.repeat_purchases,
-        pd.Timestamp(split["validation_start"]),
-        pd.Timestamp(split["test_start"]),
-    )
+    inputs = TrainingInputs.from_project(params)
+    model, report, at_validation = fit_two_tower(inputs, params.models.two_tower)
     log.info(
         "two-tower trained in %.1f s, %s examples/s on %s",
         report["training_seconds"],

@@ -39,6 +39,7 @@ from shoprec.ranking.covisitation import covisitation
 from shoprec.ranking.pair_features import feature_names, pair_features
 from shoprec.ranking.snapshot import build_snapshot, cell_matrix
 from shoprec.ranking.two_stage import TwoStageRecommender
+from shoprec.training.inputs import TrainingInputs
 
 log = logging.getLogger(__name__)
 
@@ -142,26 +143,21 @@ def training_pairs(
 
 
 def fit_two_stage(
-    train: pd.DataFrame,
-    validation: pd.DataFrame,
-    items: pd.DataFrame,
-    before_validation: Interactions,
-    before_test: Interactions,
+    inputs: TrainingInputs,
     params: TwoStageParams,
     itemknn: ItemKNNParams,
     ease: EASEParams,
-    event_weights: dict[str, float],
-    relevant_event_types: list[str],
-    repeat_purchases: bool,
-    validation_start: pd.Timestamp,
-    test_start: pd.Timestamp,
     two_tower_at_validation: EmbeddingRecommender | None = None,
     two_tower_at_test: EmbeddingRecommender | None = None,
 ) -> tuple[TwoStageRecommender, dict[str, Any]]:
     """Learn the ranker at the validation start, then assemble the model at the test start."""
     started = time.perf_counter()
-    if not np.array_equal(before_validation.item_ids, before_test.item_ids):
-        raise ValueError("the two feature sets must share the catalogue order")
+    items, event_weights = inputs.items, inputs.event_weights
+    before_validation, before_test = inputs.before_validation, inputs.before_test
+    validation_start, test_start = inputs.validation_start, inputs.test_start
+    relevant_event_types = inputs.targets.relevant_event_types
+    repeat_purchases = inputs.targets.repeat_purchases
+    train, validation = inputs.train, inputs.validation
     train = train[train["timestamp"] < validation_start]
     validation = validation[
         (validation["timestamp"] >= validation_start) & (validation["timestamp"] < test_start)

@@ -24,6 +24,7 @@ from shoprec.features.interactions import Interactions
 from shoprec.features.sequences import item_features, training_examples, user_states
 from shoprec.models.base import top_k
 from shoprec.models.embedding import EmbeddingRecommender
+from shoprec.training.inputs import TrainingInputs
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +70,7 @@ def _validation_scorer(
 
 
 def fit_two_tower(
-    train: pd.DataFrame,
-    validation: pd.DataFrame,
-    items: pd.DataFrame,
-    before_validation: Interactions,
-    before_test: Interactions,
-    params: TwoTowerParams,
-    event_weights: dict[str, float],
-    relevant_event_types: list[str],
-    repeat_purchases: bool,
-    validation_start: pd.Timestamp,
-    test_start: pd.Timestamp,
+    inputs: TrainingInputs, params: TwoTowerParams
 ) -> tuple[EmbeddingRecommender, dict[str, Any], EmbeddingRecommender]:
     """Fit, early-stop, refit and embed.
 
@@ -87,9 +78,13 @@ def fit_two_tower(
     and the first fit's model over the before-validation history with its users embedded at
     the validation start (the two-stage ranker is trained there).
     """
+    train, validation, items = inputs.train, inputs.validation, inputs.items
+    before_validation, before_test = inputs.before_validation, inputs.before_test
+    validation_start, test_start = inputs.validation_start, inputs.test_start
+    event_weights = inputs.event_weights
+    relevant_event_types = inputs.targets.relevant_event_types
+    repeat_purchases = inputs.targets.repeat_purchases
     catalogue = before_test.item_ids
-    if not np.array_equal(catalogue, before_validation.item_ids):
-        raise ValueError("the two feature sets must share the catalogue order")
     content = item_features(items, catalogue, params.n_price_buckets)
     L = params.history_length
     report: dict[str, Any] = {}

@@ -1,0 +1,81 @@
+"""One bundle of what every training recipe reads, instead of long positional lists.
+
+The two-tower and two-stage recipes (and the models to come) fit on the same things: the
+train and validation events, the catalogue, the two history matrices (before the validation
+start and before the test start), the cut times, what counts as a positive and how event
+types are weighted. ``TrainingInputs.from_project`` reads them where the stages wrote them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shoprec import layout
+from shoprec.config import Params, TargetParams
+from shoprec.evaluation.holdout import Holdout
+from shoprec.features.interactions import Interactions
+from shoprec.io import read_json, read_parquet
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """The data of one training run. ``before_validation``/``before_test`` are the weighted
+    user × item histories before ``validation_start``/``test_start``; both share the
+    catalogue order."""
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    items: pd.DataFrame
+    before_validation: Interactions
+    before_test: Interactions
+    validation_start: pd.Timestamp
+    test_start: pd.Timestamp
+    targets: TargetParams
+    event_weights: dict[str, float]
+
+    def __post_init__(self) -> None:
+        if not np.array_equal(self.before_validation.item_ids, self.before_test.item_ids):
+            raise ValueError("the two feature sets must share the catalogue order")
+
+    @classmethod
+    def from_project(cls, params: Params, root: str | Path = ".") -> TrainingInputs:
+        """What the split and features stages wrote under ``root``."""
+        root = Path(root)
+        split = read_json(root / layout.REPORTS / "split.json")
+        return cls(
+            train=read_parquet(root / layout.SPLIT / "train.parquet"),
+            validation=read_parquet(root / layout.SPLIT / "validation.parquet"),
+            items=read_parquet(root / layout.VALIDATED / layout.ITEMS_FILE),
+            before_validation=Interactions.load(root / layout.BEFORE_VALIDATION),
+            before_test=Interactions.load(root / layout.BEFORE_TEST),
+            validation_start=pd.Timestamp(split["validation_start"]),
+            test_start=pd.Timestamp(split["test_start"]),
+            targets=params.targets,
+            event_weights=dict(params.features.event_weights),
+        )
+
+    @classmethod
+    def from_holdout(
+        cls,
+        holdout: Holdout,
+        items: pd.DataFrame,
+        targets: TargetParams,
+        event_weights: dict[str, float],
+    ) -> TrainingInputs:
+        """The same inputs from an in-memory ``prepare_holdout`` (benchmarks and tests)."""
+        info = holdout.split.info
+        return cls(
+            train=holdout.split.train,
+            validation=holdout.split.validation,
+            items=items,
+            before_validation=holdout.before_validation,
+            before_test=holdout.history,
+            validation_start=pd.Timestamp(info["validation_start"]),
+            test_start=pd.Timestamp(info["test_start"]),
+            targets=targets,
+            event_weights=dict(event_weights),
+        )

@@ -42,9 +42,11 @@ flow: setup
 test: setup
 	$(PY) -m pytest -q
 
+## lint: ruff (lint + format) and the import contracts of docs/architecture.md (import-linter)
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

@@ -11,43 +11,27 @@ and its top-K for every test user. Prints a table and writes
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from shoprec.config import load_params
 from shoprec.evaluation.evaluate import evaluate_ranking
-from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.training.model_table import BASELINES, create_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import DATASETS, ONLINE_RETAIL, load_validated
-from machine import machine_info
+from datasets import start_quality_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOWN = ("ndcg@10", "recall@20", "precision@10", "hitrate@10", "coverage@10")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=DATASETS, default="online_retail")
-    parser.add_argument("--path", type=Path, default=ONLINE_RETAIL, help="Online Retail file")
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    args = parser.parse_args()
-
-    params = load_params(ROOT / "params.yaml")
-    console = Console(width=200)
-    started = time.perf_counter()
-    events, items, counts = load_validated(args.dataset, params, args.path)
-    load_s = time.perf_counter() - started
+    run = start_quality_run("baselines", __doc__, default_dataset="online_retail")
+    args, params, console, events = run.args, run.params, run.console, run.events
     e, t = params.evaluation, params.targets
-    holdout = prepare_holdout(events, items, params.split, params.features, t)
-    split, history, targets = holdout.split, holdout.history, holdout.targets
+    split, history, targets = run.holdout.split, run.holdout.history, run.holdout.targets
     k_max = max(e.ks)
     console.print(
         f"{args.dataset}: {len(events):,} events, history {history.shape[0]:,} users × "
@@ -106,26 +90,17 @@ def main() -> None:
         )
     console.print(table)
 
-    out = ROOT / "benchmarks/results" / f"baselines_{args.dataset}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "benchmark": "baselines",
-        "dataset": args.dataset,
-        "machine": machine_info(),
-        "load_and_validate_seconds": round(load_s, 2),
-        "validation": counts,
-        "protocol": {
+    run.write(
+        load_and_validate_seconds=round(run.load_seconds, 2),
+        protocol={
             "split": split.info,
             "ks": e.ks,
             "relevant_event_types": t.relevant_event_types,
             "repeat_purchases": t.repeat_purchases,
             "bootstrap_samples": args.bootstrap,
         },
-        "evaluation": targets.info,
-        "results": rows,
-    }
-    out.write_text(json.dumps(payload, indent=2) + "\n")
-    console.print(f"wrote {out.relative_to(ROOT)}")
+        results=rows,
+    )
 
 
 if __name__ == "__main__":

@@ -13,31 +13,24 @@ interval of the difference.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
-from shoprec.config import load_params
 from shoprec.evaluation.bootstrap import bootstrap_ci
 from shoprec.evaluation.evaluate import evaluate_ranking
-from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.evaluation.metrics import hits_matrix, user_metrics
 from shoprec.ranking.candidates import mean_recall, per_user_recall
 from shoprec.ranking.two_stage import SourceRecommender
-from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import BASELINES, create_model
 from shoprec.training.two_stage import fit_two_stage
 from shoprec.training.two_tower import fit_two_tower
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import DATASETS, ONLINE_RETAIL, load_validated
-from machine import machine_info
+from datasets import start_quality_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRA_SOURCES = ("covisit", "popular_recent", "popular_category")
@@ -50,19 +43,11 @@ def _timed(func):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
-    parser.add_argument("--path", type=Path, default=ONLINE_RETAIL, help="Online Retail file")
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    args = parser.parse_args()
-
-    params = load_params(ROOT / "params.yaml")
-    console = Console(width=200)
-    events, items, counts = load_validated(args.dataset, params, args.path)
+    run = start_quality_run("ranking", __doc__)
+    args, params, console, events = run.args, run.params, run.console, run.events
     e, t = params.evaluation, params.targets
-    holdout = prepare_holdout(events, items, params.split, params.features, t)
-    inputs = TrainingInputs.from_holdout(holdout, items, t, params.features.event_weights)
-    history, targets = holdout.history, holdout.targets
+    inputs = run.training_inputs()
+    history, targets = run.holdout.history, run.holdout.targets
     console.print(
         f"{args.dataset}: {len(events):,} events; history {history.shape[0]:,} users × "
         f"{history.shape[1]:,} items; {len(targets.user_rows):,} test users"
@@ -172,20 +157,12 @@ def main() -> None:
         f"{report['ranker']['best_rounds']} rounds, {report['pairs']:,} pairs, "
         f"{report['ranker']['training_seconds']:.1f} s."
     )
-    out = ROOT / "benchmarks/results" / f"ranking_{args.dataset}.json"
-    payload = {
-        "benchmark": "ranking",
-        "dataset": args.dataset,
-        "machine": machine_info(),
-        "validation": counts,
-        "evaluation": targets.info,
-        "candidates": {"n_per_source": sizes, "test_recall": recall},
-        "comparison": comparison,
-        "results": rows,
-        "two_stage_training": report,
-    }
-    out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
-    console.print(f"wrote {out.relative_to(ROOT)}")
+    run.write(
+        candidates={"n_per_source": sizes, "test_recall": recall},
+        comparison=comparison,
+        results=rows,
+        two_stage_training=report,
+    )
 
 
 if __name__ == "__main__":

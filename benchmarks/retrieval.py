@@ -12,43 +12,28 @@ throughput in examples/second on the device TensorFlow used.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from shoprec.config import load_params
 from shoprec.evaluation.evaluate import evaluate_model
-from shoprec.evaluation.holdout import prepare_holdout
-from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import BASELINES, create_model
 from shoprec.training.two_tower import fit_two_tower
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datasets import DATASETS, ONLINE_RETAIL, load_validated
-from machine import machine_info
+from datasets import start_quality_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=DATASETS, default="synthetic")
-    parser.add_argument("--path", type=Path, default=ONLINE_RETAIL, help="Online Retail file")
-    parser.add_argument("--bootstrap", type=int, default=1000)
-    args = parser.parse_args()
-
-    params = load_params(ROOT / "params.yaml")
-    console = Console(width=200)
-    events, items, counts = load_validated(args.dataset, params, args.path)
-    e, t = params.evaluation, params.targets
-    holdout = prepare_holdout(events, items, params.split, params.features, t)
-    inputs = TrainingInputs.from_holdout(holdout, items, t, params.features.event_weights)
-    history, targets = holdout.history, holdout.targets
+    run = start_quality_run("retrieval", __doc__)
+    args, params, console, events = run.args, run.params, run.console, run.events
+    e = params.evaluation
+    inputs = run.training_inputs()
+    history, targets = run.holdout.history, run.holdout.targets
     console.print(
         f"{args.dataset}: {len(events):,} events; history {history.shape[0]:,} users × "
         f"{history.shape[1]:,} items; {len(targets.user_rows):,} test users, "
@@ -96,18 +81,7 @@ def main() -> None:
         f"(mixed precision: {first.get('mixed_precision')}); {training['epochs_used']} epochs "
         f"after early stopping"
     )
-    out = ROOT / "benchmarks/results" / f"retrieval_{args.dataset}.json"
-    payload = {
-        "benchmark": "retrieval",
-        "dataset": args.dataset,
-        "machine": machine_info(),
-        "validation": counts,
-        "evaluation": targets.info,
-        "results": rows,
-        "two_tower_training": training,
-    }
-    out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
-    console.print(f"wrote {out.relative_to(ROOT)}")
+    run.write(results=rows, two_tower_training=training)
 
 
 if __name__ == "__main__":

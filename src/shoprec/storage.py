@@ -132,14 +132,17 @@ class LocalStore:
                     os.link(tmp, path)  # atomic: fails if the name exists
                 except FileExistsError:
                     raise PreconditionFailed(key) from None
-            else:
+            elif if_match is not None:
+                # compare-and-swap: the read and the rename under one lock per key (a key
+                # that moves by CAS is only ever written by CAS)
                 with open(path.with_name(f".{path.name}.lock"), "a") as lock:
                     fcntl.flock(lock, fcntl.LOCK_EX)
-                    if if_match is not None:
-                        current = _etag(path.read_bytes()) if path.exists() else None
-                        if current != if_match:
-                            raise PreconditionFailed(key)
+                    current = _etag(path.read_bytes()) if path.exists() else None
+                    if current != if_match:
+                        raise PreconditionFailed(key)
                     os.replace(tmp, path)
+            else:
+                os.replace(tmp, path)  # atomic: readers see the old object or the new one
         finally:
             tmp.unlink(missing_ok=True)
         return _etag(data)

@@ -168,32 +168,31 @@ def _decide(decision: str, name: str, version: int, by: str, reason: str, uri, p
         console.print(said)
 
 
-@registry_app.command("approve")
-@readable_errors
-def registry_approve(
-    name: str,
-    version: int,
-    by: ByOption,
-    reason: ReasonOption,
-    registry: RegistryOption = None,
-    params: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Approve a complete version (once); only approved versions can be promoted."""
-    _decide("approved", name, version, by, reason, registry, params)
+def _decision_command(command_name: str, decision: str, help_text: str) -> None:
+    """``approve`` and ``reject``: the same arguments, a different decision."""
+
+    def command(
+        name: str,
+        version: int,
+        by: ByOption,
+        reason: ReasonOption,
+        registry: RegistryOption = None,
+        params: ParamsOption = Path("params.yaml"),
+    ) -> None:
+        _decide(decision, name, version, by, reason, registry, params)
+
+    command.__doc__ = help_text
+    registry_app.command(command_name)(readable_errors(command))
 
 
-@registry_app.command("reject")
-@readable_errors
-def registry_reject(
-    name: str,
-    version: int,
-    by: ByOption,
-    reason: ReasonOption,
-    registry: RegistryOption = None,
-    params: ParamsOption = Path("params.yaml"),
-) -> None:
-    """Reject a complete version (once); it can never be promoted."""
-    _decide("rejected", name, version, by, reason, registry, params)
+_decision_command(
+    "approve",
+    "approved",
+    "Approve a complete version (once); only approved versions can be promoted.",
+)
+_decision_command(
+    "reject", "rejected", "Reject a complete version (once); it can never be promoted."
+)
 
 
 @registry_app.command("promote")

@@ -1,0 +1,1 @@
+"""Sources into canonical events/items tables, the raw-table format, the split by time."""

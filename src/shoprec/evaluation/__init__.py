@@ -1,0 +1,1 @@
+"""Full-ranking evaluation: metrics, bootstrap intervals, test targets, the in-memory holdout."""

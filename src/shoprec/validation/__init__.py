@@ -1,0 +1,1 @@
+"""Data contracts: Great Expectations suites, batch validation with quarantine, the report."""

@@ -1,0 +1,765 @@
+"""Render the result tables and figures in README.md and docs/*.md from benchmarks/results/*.json.
+
+Each figure that comes from a benchmark lives between two marker comments, for example::
+
+    <!-- results:baselines_online_retail -->
+    ...rendered from benchmarks/results/baselines_online_retail.json...
+    <!-- /results:baselines_online_retail -->
+
+``python benchmarks/readme_tables.py`` rewrites every marked block; ``--check`` rewrites
+nothing, prints a unified diff and exits 1 when a document differs from what the JSON says (or
+when a marker is missing, unknown or unbalanced). The rendering is plain functions of the
+loaded JSON (``render(name, results)``), so a test can call them on a hand-made dict.
+
+Rounding: half up, on the value as it is written in the JSON (its decimal digits, not the
+binary float: ``0.0625`` -> ``0.063``, ``2.85`` -> ``2.9``). The benchmarks already round what
+they write (mostly to 5 decimals), so a figure whose JSON digits end in 5 can be one unit above
+the unrounded value (``ranking_synthetic.json`` holds two-tower Recall@20 ``0.14345``, shown
+``0.1435``; the pipeline's ``metrics/evaluation.json`` has ``0.143445``). One rule per column:
+
+- NDCG, Recall, Precision, cold-item Recall, the paired NDCG difference: 4 decimals
+  (an exact zero is written ``0``);
+- HitRate, Coverage, candidate recall, the Spearman correlation: 3 decimals;
+- the bounds of a 95% interval: 3 decimals;
+- seconds: 2 decimals;
+- latencies in ms: 1 decimal; requests/s: 1 decimal (the offered rate as a whole number);
+- rows/s, users/s, examples/s, pairs, events, users, items: whole numbers with thousands commas;
+- ratios (×): 1 decimal; lifts: whole percent;
+- MB: peak and loaded RSS whole, output sizes 1 decimal.
+
+Only the standard library is imported, so this runs in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+# The documents whose marked blocks are rendered, relative to the project root.
+DOCUMENTS = (
+    "README.md",
+    "docs/serving.md",
+    "docs/batch_scoring.md",
+    "docs/validation.md",
+    "docs/data-sources.md",
+)
+
+Results = dict[str, dict]
+
+MODEL_LABELS = {
+    "most_popular": "most-popular",
+    "itemknn": "ItemKNN",
+    "ease": "EASE",
+    "two_tower": "two-tower",
+    "two_stage": "two-stage",
+    "source:covisit": "co-visitation",
+    "source:popular_recent": "recent popularity",
+    "source:popular_category": "per-category popularity",
+}
+DATASET_LABELS = {"online_retail": "Online Retail", "synthetic": "synthetic"}
+SERVICE_LABELS = {
+    "shoprec": "shoprec, ItemKNN",
+    "naive": "naive, same model and catalogue",
+    "shoprec two_stage": "shoprec, two-stage",
+}
+# The serving target the benchmark checks: p99 under 20 ms at 200 requests/s.
+SERVING_TARGET_RPS = 200.0
+SERVING_TARGET_P99_MS = 20.0
+
+
+# -- number formats -------------------------------------------------------------------------
+def _decimal(value: float | int, places: int) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def fixed(value: float | int, places: int) -> str:
+    """``value`` with ``places`` decimals, rounded half up on its JSON digits."""
+    return f"{_decimal(value, places):.{places}f}"
+
+
+def grouped(value: float | int, places: int = 0) -> str:
+    """Like ``fixed``, with thousands commas."""
+    return f"{_decimal(value, places):,.{places}f}"
+
+
+def metric(value: float) -> str:
+    """NDCG, Recall, Precision: 4 decimals, an exact zero as ``0``."""
+    return "0" if value == 0 else fixed(value, 4)
+
+
+def rate(value: float) -> str:
+    """HitRate, Coverage, candidate recall: 3 decimals."""
+    return fixed(value, 3)
+
+
+def interval(bounds: Iterable[float]) -> str:
+    low, high = bounds
+    return f"({fixed(low, 3)}–{fixed(high, 3)})"
+
+
+def seconds(value: float) -> str:
+    return f"{fixed(value, 2)} s"
+
+
+def ms(value: float) -> str:
+    return grouped(value, 1)
+
+
+def ratio(value: float) -> str:
+    return f"{fixed(value, 1)}×"
+
+
+def percent(share: float) -> str:
+    """A lift or share (0.362) as a whole percent (36%)."""
+    return f"{fixed(share * 100, 0)}%"
+
+
+def signed(value: float) -> str:
+    return ("+" if value >= 0 else "−") + metric(abs(value))
+
+
+def machine(info: dict) -> str:
+    return f"{info['cpu']}, {info['cores']} cores, {info['memory']}"
+
+
+def bold_best(values: list[float], texts: list[str]) -> list[str]:
+    """Bold the text of the largest value (all of them on a tie); nothing when it is 0."""
+    best = max(values, default=0)
+    return [f"**{t}**" if v == best and best > 0 else t for v, t in zip(values, texts, strict=True)]
+
+
+def table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
+    """A Markdown table; ``align`` holds one character per column, ``l`` or ``r``."""
+    rules = [("---:" if a == "r" else "---") for a in (align or "l" * len(header))]
+    lines = [header, rules, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def _by_model(data: dict) -> dict[str, dict]:
+    return {row["model"]: row for row in data["results"]}
+
+
+def _date(timestamp: str) -> str:
+    return timestamp[:10]
+
+
+# -- baselines ------------------------------------------------------------------------------
+def baselines_machine(results: Results) -> str:
+    """The machine of the baseline runs (each one named when they differ)."""
+    described = {d: machine(results[f"baselines_{d}"]["machine"]) for d in DATASET_LABELS}
+    if len(set(described.values())) == 1:
+        return next(iter(described.values()))
+    return "; ".join(f"{text} ({DATASET_LABELS[d]})" for d, text in described.items())
+
+
+def dataset_summary(data: dict) -> str:
+    """One sentence on the data a quality benchmark ran on."""
+    events, items = data["validation"]["events"], data["validation"]["items"]
+    evaluation = data["evaluation"]
+    if events["quarantined"]:
+        kept = (
+            f"{grouped(events['in'])} events, of which validation quarantines "
+            f"{grouped(events['quarantined'])}, leaving {grouped(events['accepted'])}"
+        )
+    else:
+        kept = f"{grouped(events['in'])} events, all accepted by validation"
+    start = data.get("protocol", {}).get("split", {}).get("test_start")
+    period = f"the test period starts {_date(start)}; " if start else ""
+    return (
+        f"{kept}, on {grouped(items['accepted'])} items; {period}"
+        f"{grouped(evaluation['evaluated_users'])} test users with new targets are scored."
+    )
+
+
+def baselines_table(data: dict) -> str:
+    rows = data["results"]
+    top = f"top-{max(data['protocol']['ks'])}, all users"
+    ndcg = [r["metrics"]["ndcg@10"] for r in rows]
+    recall = [r["metrics"]["recall@20"] for r in rows]
+    ndcg_text = bold_best(ndcg, [metric(v) for v in ndcg])
+    recall_text = bold_best(recall, [metric(v) for v in recall])
+    body = [
+        [
+            MODEL_LABELS[r["model"]],
+            f"{ndcg_text[i]} {interval(r['intervals']['ndcg@10'])}",
+            f"{recall_text[i]} {interval(r['intervals']['recall@20'])}",
+            metric(r["metrics"]["precision@10"]),
+            rate(r["metrics"]["hitrate@10"]),
+            rate(r["metrics"]["coverage@10"]),
+            seconds(r["fit_seconds"]),
+            seconds(r["recommend_seconds"]),
+        ]
+        for i, r in enumerate(rows)
+    ]
+    header = ["model", "NDCG@10", "Recall@20", "Precision@10", "HitRate@10", "Coverage@10"]
+    return table([*header, "fit", top], body)
+
+
+def baselines_block(dataset: str, title: str) -> Callable[[Results], str]:
+    def render(results: Results) -> str:
+        data = results[f"baselines_{dataset}"]
+        return f"**{title}**: {dataset_summary(data)}\n\n{baselines_table(data)}"
+
+    return render
+
+
+# -- two-tower retrieval --------------------------------------------------------------------
+RETRIEVAL_DATASETS = ("synthetic", "online_retail")
+
+
+def retrieval_table(results: Results) -> str:
+    body = []
+    for dataset in RETRIEVAL_DATASETS:
+        rows = results[f"retrieval_{dataset}"]["results"]
+        columns = {
+            "ndcg": [r["metrics"]["ndcg@10"] for r in rows],
+            "recall": [r["metrics"]["recall@20"] for r in rows],
+            "cold": [r["cold_items"]["recall@20"] for r in rows],
+        }
+        text = {k: bold_best(v, [metric(x) for x in v]) for k, v in columns.items()}
+        for i, r in enumerate(rows):
+            body.append(
+                [
+                    DATASET_LABELS[dataset],
+                    MODEL_LABELS[r["model"]],
+                    f"{text['ndcg'][i]} {interval(r['intervals']['ndcg@10'])}",
+                    f"{text['recall'][i]} {interval(r['intervals']['recall@20'])}",
+                    text["cold"][i],
+                    seconds(r["fit_seconds"]),
+                ]
+            )
+    header = ["dataset", "model", "NDCG@10", "Recall@20", "cold-item Recall@20", "fit"]
+    return table(header, body)
+
+
+def cold_targets(results: Results) -> str:
+    parts = []
+    for dataset in RETRIEVAL_DATASETS:
+        cold = results[f"retrieval_{dataset}"]["results"][0]["cold_items"]
+        parts.append(
+            f"{grouped(cold['targets'])} on {DATASET_LABELS[dataset]} "
+            f"({grouped(cold['users'])} users)"
+        )
+    return "Cold-item targets: " + ", ".join(parts) + "."
+
+
+def retrieval_vs_ranking(results: Results) -> str:
+    """Where a model's figures differ between the retrieval and the ranking benchmark."""
+    notes = []
+    for dataset in RETRIEVAL_DATASETS:
+        ours = _by_model(results[f"retrieval_{dataset}"])
+        theirs = _by_model(results[f"ranking_{dataset}"])
+        for model in ours.keys() & theirs.keys():
+            a, b = ours[model]["metrics"], theirs[model]["metrics"]
+            if any(metric(a[k]) != metric(b[k]) for k in ("ndcg@10", "recall@20")):
+                notes.append(
+                    f"{MODEL_LABELS[model]} on {DATASET_LABELS[dataset]}: NDCG@10 "
+                    f"{metric(a['ndcg@10'])} here, {metric(b['ndcg@10'])} in the two-stage table"
+                )
+    if not notes:
+        return ""
+    return (
+        "The retrieval and the two-stage benchmark each fit their own models, so some figures "
+        "differ between this table and the two-stage table below ("
+        + "; ".join(sorted(notes))
+        + ")."
+    )
+
+
+def retrieval_block(results: Results) -> str:
+    note = retrieval_vs_ranking(results)
+    parts = [cold_targets(results), retrieval_table(results), note]
+    return "\n\n".join(p for p in parts if p)
+
+
+def two_tower_speed(results: Results) -> str:
+    """The two-tower training throughput over both fits of both retrieval runs."""
+    fits = [
+        results[f"retrieval_{d}"]["two_tower_training"][fit]
+        for d in RETRIEVAL_DATASETS
+        for fit in ("first_fit", "refit")
+    ]
+    speeds = [f["examples_per_second"] for f in fits]
+    devices = sorted({f["device"] for f in fits})
+    precision = "mixed precision" if any(f["mixed_precision"] for f in fits) else "float32"
+    batches = sorted({f["batch_size"] for f in fits})
+    cpu = machine(results[f"retrieval_{RETRIEVAL_DATASETS[0]}"]["machine"])
+    return (
+        f"The two-tower model trained on the {'/'.join(devices)} ({cpu}) at "
+        f"{grouped(min(speeds))}–{grouped(max(speeds))} examples/s ({precision}, batch "
+        f"{'/'.join(grouped(b) for b in batches)}; the first fit and the refit on both datasets)."
+    )
+
+
+# -- two-stage ranking ----------------------------------------------------------------------
+RANKING_DATASETS = ("online_retail", "synthetic")
+
+
+def _candidate_key(model: str) -> str:
+    return model.removeprefix("source:")
+
+
+def ranking_rows(data: dict) -> list[tuple[str, dict, str]]:
+    """(label, result row, candidate recall text) per model, best NDCG@10 first; sources with
+    identical results (on a shop without categories) share one row."""
+    n = data["candidates"]["n_per_source"]
+    recall = data["candidates"]["test_recall"]
+    rows: list[tuple[str, dict, str]] = []
+    for r in sorted(data["results"], key=lambda r: -r["metrics"]["ndcg@10"]):
+        key = _candidate_key(r["model"])
+        if r["model"] == "two_stage":
+            candidates = f"union {rate(recall['union'])} ({grouped(recall['union_size'])} items)"
+        elif key in recall:
+            candidates = f"{rate(recall[key])} @{n[key]}"
+        else:
+            candidates = ""
+        label = MODEL_LABELS[r["model"]]
+        for i, (other, row, text) in enumerate(rows):
+            same = row["metrics"] == r["metrics"] and row["intervals"] == r["intervals"]
+            if same and text == candidates:
+                rows[i] = (f"{other}, {label} (identical)", row, text)
+                break
+        else:
+            rows.append((label, r, candidates))
+    return rows
+
+
+def ranking_table(results: Results) -> str:
+    body = []
+    for dataset in RANKING_DATASETS:
+        rows = ranking_rows(results[f"ranking_{dataset}"])
+        ndcg = [r["metrics"]["ndcg@10"] for _, r, _ in rows]
+        recall = [r["metrics"]["recall@20"] for _, r, _ in rows]
+        ndcg_text = bold_best(ndcg, [metric(v) for v in ndcg])
+        recall_text = bold_best(recall, [metric(v) for v in recall])
+        for i, (label, r, candidates) in enumerate(rows):
+            body.append(
+                [
+                    DATASET_LABELS[dataset],
+                    label,
+                    f"{ndcg_text[i]} {interval(r['intervals']['ndcg@10'])}",
+                    f"{recall_text[i]} {interval(r['intervals']['recall@20'])}",
+                    candidates,
+                ]
+            )
+    return table(["dataset", "model", "NDCG@10", "Recall@20", "candidate recall@N"], body)
+
+
+def comparison_bullet(dataset: str, data: dict) -> str:
+    c = data["comparison"]
+    low, high = c["paired_difference_interval"]
+    overlap = "overlap" if c["intervals_overlap"] else "do not overlap"
+    real = ", so the gain is real" if low > 0 else ", so the gain is not significant"
+    goal = "met" if c["goal_met"] else "**not met**"
+    lift = c["ndcg@10_lift"]
+    label = DATASET_LABELS[dataset]
+    direction = "better" if lift >= 0 else "worse"
+    return (
+        f"- **{label[0].upper()}{label[1:]}:** the two-stage model is "
+        f"**{percent(abs(lift))} {direction}** than {MODEL_LABELS[c['best_single_model']]} on "
+        f"NDCG@10, and the two intervals {overlap}.\n"
+        f"  The paired difference is {signed(c['paired_difference'])} "
+        f"(95% CI {signed(low)} to {signed(high)}){real}.\n"
+        f'  The goal of "+10% with separate intervals" is {goal} on this dataset.'
+    )
+
+
+def training_time_bullet(results: Results) -> str:
+    data = {d: results[f"ranking_{d}"] for d in RANKING_DATASETS}
+    names = " and ".join(DATASET_LABELS[d] for d in RANKING_DATASETS)
+
+    def each(value: Callable[[dict], float]) -> str:
+        return " and ".join(seconds(value(data[d])) for d in RANKING_DATASETS)
+
+    others = [
+        r["recommend_seconds"]
+        for d in RANKING_DATASETS
+        for r in data[d]["results"]
+        if r["model"] != "two_stage"
+    ]
+    machines = sorted({machine(d["machine"]) for d in data.values()})
+    return (
+        f"- **Training time** ({names}, on {'; '.join(machines)}): the ranker, early stopping "
+        f"included, took {each(lambda d: d['two_stage_training']['ranker']['training_seconds'])}"
+        f", and the whole two-stage fit {each(lambda d: d['two_stage_training']['seconds'])}.\n"
+        f"  Recommending for all test users took "
+        f"{each(lambda d: _by_model(d)['two_stage']['recommend_seconds'])}, against "
+        f"{fixed(min(others), 2)}–{seconds(max(others))} for each other row of the table."
+    )
+
+
+def ranking_notes(results: Results) -> str:
+    bullets = [comparison_bullet(d, results[f"ranking_{d}"]) for d in RANKING_DATASETS]
+    return "\n".join([*bullets, training_time_bullet(results)])
+
+
+def ranker_device(results: Results) -> str:
+    data = results["ranker_device_gpu"]
+    timings = data["training_seconds"]
+    cpu = timings["cpu"]
+    body = [
+        [
+            f"{device} ({data['machine']['cores']} cores)" if device == "cpu" else device,
+            seconds(value),
+            ratio(cpu / value),
+        ]
+        for device, value in timings.items()
+    ]
+    shop = data["shop"]
+    intro = (
+        f"`python benchmarks/ranker_device.py --users {shop['users']} --items {shop['items']}` on "
+        f"a GPU machine ({machine(data['machine'])}; XGBoost {data['xgboost']}): "
+        f"{data['rounds']} rounds on {grouped(data['pairs'])} pairs of {data['features']} "
+        f"features."
+    )
+    after = (
+        f"With `device: auto` the ranker trained on {data['auto_device']} "
+        f"({data['auto_best_rounds']} rounds with early stopping, the whole fit "
+        f"{seconds(data['auto_fit_seconds'])}; test NDCG@10 {metric(data['test_ndcg@10'])}).\n"
+        f"The GPU and CPU boosters order a sample of pairs alike (Spearman "
+        f"{fixed(data['spearman_cpu_vs_gpu'], 3)})."
+    )
+    header = ["device", f"seconds, {data['rounds']} rounds", "speed-up vs CPU"]
+    return f"{intro}\n\n{table(header, body, 'lrr')}\n\n{after}"
+
+
+# -- serving --------------------------------------------------------------------------------
+def _serving_rows(data: dict, service: str) -> list[dict]:
+    return [r for r in data["rows"] if r["service"] == service]
+
+
+def _offered(row: dict) -> str:
+    return "one at a time" if row["target_rps"] == 0 else grouped(row["target_rps"])
+
+
+def serving_setup(results: Results) -> str:
+    data = results["serving"]
+    c = data["catalogue"]
+    model = MODEL_LABELS.get(data["model"], data["model"])
+    return (
+        f"Catalogue: {grouped(c['items'])} items, {grouped(c['users'])} users, "
+        f"{grouped(c['interactions'])} interactions; {model} fitted in "
+        f"{seconds(data['fit_seconds'])}; {fixed(data['seconds_per_rate'], 0)} s per rate.\n"
+        f"Machine: {machine(data['machine'])}, shared by the service and the load generator."
+    )
+
+
+def serving_table(results: Results) -> str:
+    data = results["serving"]
+    body = []
+    for service, label in SERVICE_LABELS.items():
+        for i, r in enumerate(_serving_rows(data, service)):
+            cells = [
+                label if i == 0 else "",
+                _offered(r),
+                fixed(r["achieved_rps"], 1),
+                ms(r["p50_ms"]),
+                ms(r["p95_ms"]),
+                ms(r["p99_ms"]),
+                grouped(r["failed"]),
+            ]
+            if service == "shoprec" and r["target_rps"] == SERVING_TARGET_RPS:
+                cells[1:6] = [f"**{c}**" for c in cells[1:6]]
+            body.append(cells)
+    header = ["service", "offered (requests/s)", "achieved", "p50 ms", "p95 ms", "p99 ms"]
+    return table([*header, "failed"], body, "lrrrrrr")
+
+
+def _at(data: dict, service: str, rps: float) -> dict | None:
+    return next((r for r in _serving_rows(data, service) if r["target_rps"] == rps), None)
+
+
+def serving_summary(results: Results) -> str:
+    """The serving figures quoted in README's prose, one sentence per line."""
+    data = results["serving"]
+    s = data["summary"]
+    target = _at(data, "shoprec", SERVING_TARGET_RPS)
+    alone = {name: _at(data, name, 0.0) for name in SERVICE_LABELS}
+    two_stage = _serving_rows(data, "shoprec two_stage")
+    best = max(
+        (r for r in two_stage if r["p99_ms"] < 100), key=lambda r: r["target_rps"], default=None
+    )
+    top = max(
+        (r for r in two_stage if r["target_rps"] > 0), key=lambda r: r["achieved_rps"], default=None
+    )
+    met = target is not None and target["p99_ms"] < SERVING_TARGET_P99_MS
+    lines = [
+        f"With ItemKNN on a {grouped(data['catalogue']['items'])}-item catalogue: p50 "
+        f"{ms(target['p50_ms'])} ms and p99 {ms(target['p99_ms'])} ms at "
+        f"{grouped(SERVING_TARGET_RPS)} requests/second, so the {fixed(SERVING_TARGET_P99_MS, 0)}"
+        f" ms p99 target is {'met' if met else '**not met**'}.",
+        f"One request at a time, a hand-built FastAPI + pandas service takes "
+        f"{ms(alone['naive']['p50_ms'])} ms (p50), {ratio(s['naive_over_ours_one_at_a_time_p50'])}"
+        f" ours ({ms(alone['shoprec']['p50_ms'])} ms).",
+        f"The two-stage model takes {ms(alone['shoprec two_stage']['p50_ms'])} ms per request one "
+        f"at a time",
+    ]
+    if best is not None:
+        lines[-1] += (
+            f" (p99 {ms(best['p99_ms'])} ms at {grouped(best['target_rps'])}/s, the highest "
+            f"offered rate with p99 under 100 ms)"
+        )
+    if top is not None and top["achieved_rps"] < SERVING_TARGET_RPS:
+        lines[-1] += (
+            f"; it achieves at most {fixed(top['achieved_rps'], 1)}/s (offered "
+            f"{grouped(top['target_rps'])}/s), so it does not meet the target at "
+            f"{grouped(SERVING_TARGET_RPS)}/s."
+        )
+    else:
+        lines[-1] += "."
+    return "\n".join(lines)
+
+
+# -- batch scoring --------------------------------------------------------------------------
+def batch_scoring_summary(results: Results) -> str:
+    data = results["batch_scoring"]
+    setup, r = data["setup"], data["results"]
+    return (
+        f"{grouped(setup['users'])} users × {grouped(setup['items'])} items with "
+        f"`{setup['model']}`: {seconds(r['chunked']['seconds'])} and "
+        f"{grouped(r['chunked']['peak_rss_mb'])} MB peak RSS, against "
+        f"{seconds(r['one_table']['seconds'])} and {grouped(r['one_table']['peak_rss_mb'])} MB "
+        f"for one `recommend()` table; a rerun after a kill at "
+        f"{r['resume']['parts_before_kill']} of {r['chunked']['chunks_written']} parts took "
+        f"{seconds(r['resume']['seconds'])}."
+    )
+
+
+def batch_scoring_table(results: Results) -> str:
+    data = results["batch_scoring"]
+    setup, r = data["setup"], data["results"]
+    variants = [
+        ("chunked (`score_to_parquet`)", r["chunked"]),
+        ("one table (`model.recommend(all)` → `to_parquet`)", r["one_table"]),
+        (
+            f"resume after SIGKILL at {r['resume']['parts_before_kill']} of "
+            f"{r['chunked']['chunks_written']} parts",
+            r["resume"],
+        ),
+    ]
+
+    def output(v: dict) -> str:
+        size = f"{fixed(v['output_mb'], 1)} MB"
+        if "chunks_written" not in v:
+            return f"1 file, {size}"
+        written = f"wrote {v['chunks_written']} parts"
+        skipped = f", skipped {v['chunks_skipped']}" if v["chunks_skipped"] else ""
+        return f"{written}{skipped}, {size}"
+
+    body = [
+        [
+            name,
+            fixed(v["seconds"], 2),
+            grouped(v["users_per_second"]),
+            f"{grouped(v['peak_rss_mb'])} MB",
+            output(v),
+        ]
+        for name, v in variants
+    ]
+    intro = (
+        f"Setup: {grouped(setup['users'])} users × {grouped(setup['items'])} items, "
+        f"{setup['interactions_per_user']} interactions per user, `{setup['model']}` fitted in "
+        f"{seconds(setup['fit_seconds'])}, k = {setup['k']}, parts of "
+        f"{grouped(setup['chunk_size'])} users, {grouped(r['chunked']['rows'])} rows.\n"
+        f"Machine: {machine(data['machine'])}, Python {data['machine']['python']}, NumPy "
+        f"{data['machine']['numpy']}."
+    )
+    header = ["variant", "seconds", "users/s", "peak RSS", "output"]
+    after = (
+        f"The model takes {grouped(r['chunked']['rss_loaded_mb'])} MB RSS once loaded.\n"
+        f"The rerun after a kill took {fixed(data['resume_vs_full'], 2)} of a full run: it "
+        f"scored and wrote only the {r['resume']['chunks_written']} missing parts."
+    )
+    return f"{intro}\n\n{table(header, body, 'lrrrl')}\n\n{after}"
+
+
+# -- validation and data --------------------------------------------------------------------
+def validation_speed(results: Results) -> str:
+    v = results["validation"]
+    goal = "met" if v["meets_goal"] else "**not met**"
+    return (
+        f"`python benchmarks/validation.py` runs the full suite on {grouped(v['events'])} "
+        f"synthetic events and {grouped(v['items'])} items in "
+        f"{seconds(v['full_suite_with_baseline_seconds'])} with the volume and mix checks "
+        f"against a previous batch ({grouped(v['rows_per_second'])} rows/s), and in "
+        f"{seconds(v['full_suite_first_batch_seconds'])} for a first batch without them.\n"
+        f"That is {ratio(v['overhead_vs_bare_ge'])} a bare Great Expectations run of the events "
+        f"row rules alone ({seconds(v['bare_ge_events_row_rules_seconds'])}, on the "
+        f"already-converted frame).\n"
+        f"Importing Great Expectations adds "
+        f"{seconds(v['great_expectations_import_seconds_once_per_process'])} once per process.\n"
+        f"The goal, under {v['goal_seconds']} s, is {goal}.\n"
+        f"Machine: {machine(v['machine'])}; results in `benchmarks/results/validation.json`."
+    )
+
+
+def synthetic_lift_over_popularity(results: Results) -> str:
+    """NDCG@10 of the item-to-item baselines over most-popular, on the synthetic shop."""
+    rows = _by_model(results["baselines_synthetic"])
+    base = rows["most_popular"]["metrics"]["ndcg@10"]
+    return " and ".join(
+        f"{ratio(rows[m]['metrics']['ndcg@10'] / base)} ({MODEL_LABELS[m]})"
+        for m in ("itemknn", "ease")
+    )
+
+
+def online_retail_load(results: Results) -> str:
+    data = results["baselines_online_retail"]
+    return f"{seconds(data['load_and_validate_seconds'])} on {machine(data['machine'])}"
+
+
+# name -> (renderer, inline). An inline block sits inside a sentence: no line breaks around it.
+BLOCKS: dict[str, tuple[Callable[[Results], str], bool]] = {
+    "baselines_machine": (baselines_machine, True),
+    "baselines_online_retail": (baselines_block("online_retail", "UCI Online Retail"), False),
+    "baselines_synthetic": (baselines_block("synthetic", "Synthetic shop (default params)"), False),
+    "retrieval": (retrieval_block, False),
+    "two_tower_speed": (two_tower_speed, False),
+    "ranking": (ranking_table, False),
+    "ranking_notes": (ranking_notes, False),
+    "ranker_device": (ranker_device, False),
+    "serving_summary": (serving_summary, True),
+    "serving_setup": (serving_setup, False),
+    "serving_table": (serving_table, False),
+    "batch_scoring_summary": (batch_scoring_summary, True),
+    "batch_scoring_table": (batch_scoring_table, False),
+    "validation": (validation_speed, True),
+    "synthetic_lift_over_popularity": (synthetic_lift_over_popularity, True),
+    "online_retail_load": (online_retail_load, True),
+}
+
+MARKER = re.compile(r"<!-- (/?)results:([a-z0-9_]+) -->")
+
+
+def load_results(directory: Path = RESULTS) -> Results:
+    """Every ``*.json`` in ``directory``, keyed by its file name without ``.json``."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
+
+
+WIDTH = 100
+# A number and its unit stay on one line.
+_UNIT = re.compile(r"(\d) (s|ms|MB|GiB)\b")
+# A wrapped line must not start like a list item, a heading, a quote or a table row.
+_STARTS_BLOCK = re.compile(r"^\s*([-+*>#|]|\d+[.)])(\s|$)")
+
+
+def wrap(text: str, width: int = WIDTH) -> str:
+    """Wrap each prose line of ``text`` at ``width`` (tables are left as they are); a bullet's
+    lines continue under its text."""
+    out = []
+    text = _UNIT.sub("\\1\0\\2", text)
+    for line in text.split("\n"):
+        if not line or line.startswith("|"):
+            out.append(line)
+            continue
+        indent = "  " if line.startswith(("- ", "  ")) else ""
+        lines = textwrap.wrap(
+            line.removeprefix(indent) if indent and line.startswith("  ") else line,
+            width,
+            initial_indent=indent if line.startswith("  ") else "",
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.extend(lines if not any(_STARTS_BLOCK.match(x) for x in lines[1:]) else [line])
+    return "\n".join(out).replace("\0", " ")
+
+
+def render(name: str, results: Results) -> str:
+    """The text of block ``name``, without its markers."""
+    renderer, _ = BLOCKS[name]
+    return wrap(renderer(results))
+
+
+def block_names(text: str) -> list[str]:
+    """The names of the blocks in ``text``, in order; ValueError on an unknown, nested or
+    unbalanced marker."""
+    names, open_name = [], None
+    for match in MARKER.finditer(text):
+        closing, name = match.group(1) == "/", match.group(2)
+        if name not in BLOCKS:
+            raise ValueError(f"unknown results block {name!r}")
+        if closing != (open_name is not None) or (closing and name != open_name):
+            raise ValueError(f"unbalanced marker for results block {name!r}")
+        if closing:
+            names.append(name)
+        open_name = None if closing else name
+    if open_name is not None:
+        raise ValueError(f"results block {open_name!r} is never closed")
+    return names
+
+
+def rewrite(text: str, results: Results) -> str:
+    """``text`` with every marked block rendered again from ``results``."""
+    block_names(text)
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        body = render(name, results)
+        inline = BLOCKS[name][1]
+        inner = body if inline else f"\n{body}\n"
+        return f"<!-- results:{name} -->{inner}<!-- /results:{name} -->"
+
+    pattern = re.compile(r"<!-- results:([a-z0-9_]+) -->.*?<!-- /results:\1 -->", re.DOTALL)
+    return pattern.sub(replace, text)
+
+
+def check(root: Path = ROOT, results: Results | None = None) -> list[str]:
+    """Problems with the documents under ``root``: a unified diff per document that differs
+    from its rendering, and a line for each block that no document holds. Empty when in sync."""
+    results = load_results(root / "benchmarks" / "results") if results is None else results
+    problems, seen = [], set()
+    for relative in DOCUMENTS:
+        path = root / relative
+        text = path.read_text()
+        try:
+            seen.update(block_names(text))
+            expected = rewrite(text, results)
+        except ValueError as error:
+            problems.append(f"{relative}: {error}")
+            continue
+        if expected != text:
+            diff = difflib.unified_diff(
+                text.splitlines(keepends=True),
+                expected.splitlines(keepends=True),
+                f"{relative} (now)",
+                f"{relative} (from benchmarks/results)",
+            )
+            problems.append("".join(diff))
+    problems += [f"no document holds results block {name!r}" for name in BLOCKS.keys() - seen]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--check", action="store_true", help="only compare; exit 1 and print a diff if stale"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = check()
+        for problem in problems:
+            print(problem)
+        return 1 if problems else 0
+    results = load_results()
+    for relative in DOCUMENTS:
+        path = ROOT / relative
+        text = path.read_text()
+        new = rewrite(text, results)
+        if new != text:
+            path.write_text(new)
+            print(f"rewrote {relative}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,21 +16,18 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from shoprec.batch_scoring.score import fetch_alias, score_batch
+from shoprec.batch_scoring.project import fetch_alias_model, result_markdown
+from shoprec.batch_scoring.score import score_batch
 from shoprec.config import load_params
-from shoprec.registry import open_registry
 
 
 @task(retries=0, persist_result=False)  # results are small dicts; nothing is pickled
 def fetch_model(project_dir: str, destination: str) -> dict:
     """The alias's version from the registry into ``destination``, verified."""
-    root = Path(project_dir)
-    params = load_params(root / "params.yaml")
-    settings = params.batch_scoring
-    registry = open_registry(params.registry.uri, root)
-    version = fetch_alias(registry, settings.model, settings.alias, destination)
-    get_run_logger().info("%s@%s is v%d (verified)", settings.model, settings.alias, version)
-    return {"model": settings.model, "version": version}
+    params = load_params(Path(project_dir) / "params.yaml")
+    model, version = fetch_alias_model(project_dir, destination, params)
+    get_run_logger().info("%s@%s is v%d (verified)", model, params.batch_scoring.alias, version)
+    return {"model": model, "version": version}
 
 
 @task(retries=0, persist_result=False)
@@ -55,21 +52,6 @@ def score_users(
         settings, root, model_dir, model, version, output, k, chunk_size, progress=progress
     )
     return result.to_dict()
-
-
-def result_markdown(result: dict) -> str:
-    rows = [
-        ("model", f"{result['model']} v{result['version']}"),
-        ("output", f"`{result['output']}`"),
-        ("users", f"{result['users']:,}"),
-        ("rows", f"{result['rows']:,}"),
-        ("k", str(result["k"])),
-        ("parts written now", f"{result['chunks_written']:,}"),
-        ("parts already there (resumed)", f"{result['chunks_skipped']:,}"),
-        ("seconds", f"{result['seconds']:.1f}"),
-    ]
-    lines = ["# Batch scoring", "", "| | |", "|---|---|"]
-    return "\n".join(lines + [f"| {name} | {value} |" for name, value in rows])
 
 
 @flow(name="shoprec-batch-scoring", log_prints=True, persist_result=False)

@@ -26,10 +26,16 @@ from prefect.runtime import flow_run
 from prefect.states import Running
 from pydantic import Field
 
-from shoprec import layout
 from shoprec.config import Params, load_params
-from shoprec.io import read_json
-from shoprec.registry import Registry, open_registry
+from shoprec.release.project import (
+    Registry,
+    metrics_markdown,
+    open_project_registry,
+    project_metrics,
+    validation_markdown,
+    validation_report_uri,
+    validation_summary,
+)
 from shoprec.release.promotion import dvc_remote_url, promote_with_data
 from shoprec.release.propose import propose
 from shoprec.stages.dvc_runner import list_stages, repro_stage
@@ -54,45 +60,19 @@ def run_stage(stage: str, project_dir: str, force: bool = False) -> bool:
     return outcome.skipped
 
 
-def metrics_markdown(metrics: dict, intervals: dict) -> str:
-    """The evaluation table as Markdown (the Prefect UI renders it)."""
-    columns = ["ndcg@10", "recall@20", "precision@10", "hitrate@10", "coverage@10", "novelty@10"]
-    columns = [c for c in columns if any(c in m for m in metrics.values())]
-    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for model, values in metrics.items():
-        cells = []
-        for c in columns:
-            ci = intervals.get(model, {}).get(c)
-            interval = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
-            cells.append(f"{values[c]:.4f}{interval}" if c in values else "—")
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def publish_validation_report(root: Path) -> None:
     """Link the validation report (HTML) and show its counts, accepted or rejected."""
-    summary_path = root / layout.VALIDATION_REPORT / "summary.json"
-    if not summary_path.is_file():
+    summary = validation_summary(root)
+    if summary is None:
         return
-    summary = read_json(summary_path)
-    verdict = "accepted" if summary["accepted"] else f"**rejected**: {summary['message']}"
-    lines = [
-        f"# Data validation: {verdict}",
-        "",
-        "| table | in | accepted | quarantined |",
-        "|---|---|---|---|",
-    ]
-    for table, c in summary["counts"].items():
-        lines.append(f"| {table} | {c['in']:,} | {c['accepted']:,} | {c['quarantined']:,} |")
-    for table, reasons in summary["quarantine_reasons"].items():
-        for reason, n in reasons.items():
-            lines.append(f"\n- {table}: {reason} × {n:,}")
     create_markdown_artifact(
-        key="shoprec-validation", markdown="\n".join(lines), description="Data validation summary"
+        key="shoprec-validation",
+        markdown=validation_markdown(summary),
+        description="Data validation summary",
     )
     create_link_artifact(
         key="shoprec-validation-report",
-        link=(root / layout.VALIDATION_REPORT / "index.html").as_uri(),
+        link=validation_report_uri(root),
         link_text="validation report (HTML)",
     )
 
@@ -102,7 +82,7 @@ def propose_candidate(project_dir: str, by: str) -> dict:
     """Gate → register if it passes → servability check (``shoprec registry propose``)."""
     root = Path(project_dir)
     params = load_params(root / "params.yaml")
-    registry = open_registry(params.registry.uri, root)
+    registry = open_project_registry(root, params)
     proposal = propose(root, params, registry, by)
     gate = proposal.gate
     return {
@@ -118,7 +98,7 @@ def promote_candidate(project_dir: str, name: str, version: int, by: str) -> str
     """Push the version's data to the DVC remote, then move the alias; returns the data line."""
     root = Path(project_dir)
     params = load_params(root / "params.yaml")
-    registry = open_registry(params.registry.uri, root)
+    registry = open_project_registry(root, params)
     remote = dvc_remote_url(params.promotion.dvc_remote, registry.store.location, root)
     promotion = promote_with_data(
         registry,
@@ -205,7 +185,7 @@ def propose_and_promote(root: Path, by: str) -> dict:
             "reasons": outcome["reasons"],
         }
     params = load_params(root / "params.yaml")
-    registry = open_registry(params.registry.uri, root)
+    registry = open_project_registry(root, params)
     result = {"model": name, "version": version}
     before = registry.info(name, version).status
     if before != "pending":
@@ -244,12 +224,10 @@ def training_flow(
         finally:
             if stage == "validate":
                 publish_validation_report(root)
-    metrics = read_json(root / layout.EVALUATION_METRICS)
-    intervals_path = root / layout.CONFIDENCE_INTERVALS
-    intervals = read_json(intervals_path) if intervals_path.is_file() else {}
+    metrics, intervals = project_metrics(root)
     create_markdown_artifact(
         key="shoprec-evaluation",
-        markdown="# Test metrics\n\n" + metrics_markdown(metrics, intervals),
+        markdown=metrics_markdown(metrics, intervals),
         description="Full-ranking test metrics with 95% bootstrap intervals",
     )
     return {"metrics": metrics, "registry": propose_and_promote(root, by) if gate else None}

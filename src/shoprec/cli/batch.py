@@ -41,9 +41,10 @@ def score(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from shoprec.batch_scoring.score import fetch_alias, score_batch
+    from shoprec.batch_scoring.project import fetch_alias_model
+    from shoprec.batch_scoring.score import score_batch
     from shoprec.config import load_params
-    from shoprec.registry import open_registry
+    from shoprec.render.batch import batch_line
 
     p = load_params(params)
     settings, root = p.batch_scoring, params.resolve().parent
@@ -52,10 +53,8 @@ def score(
     with tempfile.TemporaryDirectory(prefix="shoprec-batch-") as tmp:
         name, version = None, None
         if model_dir is None:
-            registry = open_registry(p.registry.uri, root)
-            name = settings.model
-            with console.status(f"fetching {name}@{settings.alias} from the registry…"):
-                version = fetch_alias(registry, name, settings.alias, tmp)
+            with console.status(f"fetching {settings.model}@{settings.alias} from the registry…"):
+                name, version = fetch_alias_model(root, tmp, p)
             model_dir = Path(tmp)
         columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         bar = Progress("scoring", *columns, console=console, disable=not console.is_terminal)
@@ -72,11 +71,4 @@ def score(
                 chunk_size,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
-    label = f"v{result.version}" if result.version is not None else "(local folder)"
-    console.print(
-        f"{result.model} {label}: {result.users:,} users, {result.rows:,} rows; parts: "
-        f"{result.chunks_written} written, {result.chunks_skipped} already there; "
-        f"{result.seconds:.1f} s → {escape(result.output)}",
-        soft_wrap=True,
-        highlight=False,
-    )
+    console.print(escape(batch_line(result.to_dict())), soft_wrap=True, highlight=False)

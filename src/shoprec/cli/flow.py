@@ -47,8 +47,9 @@ def flow_train(
 
     Uses the Prefect API in PREFECT_API_URL, or a temporary local one when it is unset.
     """
-    from shoprec.evaluation.report import metrics_table
-    from shoprec.io import read_json
+    from shoprec.release.project import project_metrics
+    from shoprec.render.metrics import metrics_table
+    from shoprec.render.table import to_rich
 
     module = _load_flow_module(project_dir, "training")
     logging.getLogger("prefect").setLevel(logging.WARNING)
@@ -58,9 +59,8 @@ def flow_train(
         raise
     except Exception as exc:  # Prefect wraps some failures; keep the message readable
         raise ShoprecError(f"training flow failed: {exc}") from None
-    intervals_path = project_dir / "metrics" / "confidence_intervals.json"
-    intervals = read_json(intervals_path) if intervals_path.is_file() else {}
-    console.print(metrics_table(result["metrics"], intervals))
+    _, intervals = project_metrics(project_dir)
+    console.print(to_rich(metrics_table(result["metrics"], intervals)))
     outcome = result["registry"]
     if outcome:
         where = f" v{outcome['version']}" if outcome["version"] else ""

@@ -67,27 +67,15 @@ def validate(
     reason when it is rejected. Uses the `validation` section of the parameters file; the
     suite paths in it are relative to that file's folder (the project root).
     """
-    from rich.table import Table
-
     from shoprec.config import load_params
+    from shoprec.render.table import to_rich
+    from shoprec.render.validation import validation_table
     from shoprec.validation.batch import validate_files
 
     settings = load_params(params).validation.relative_to(params.resolve().parent)
     with console.status("validating…"):
         outcome = validate_files(events, items, settings, baseline, report)
-    table = Table(title="rows", title_justify="left")
-    for column in ("table", "in", "accepted", "quarantined", "reasons"):
-        table.add_column(column, justify="left" if column in ("table", "reasons") else "right")
-    for name, counts in outcome.counts().items():
-        reasons = ", ".join(
-            f"{escape(r)} {n:,}" for r, n in outcome.checks[name].reason_counts().items()
-        )
-        table.add_row(
-            name, *(f"{counts[k]:,}" for k in ("in", "accepted", "quarantined")), reasons or "—"
-        )
-    console.print(table)
-    for note in outcome.notes:
-        console.print(f"[dim]{note}[/dim]")
+    console.print(to_rich(validation_table(outcome.summary())))
     if report is not None:
         console.print(f"report: {escape(str(report / 'index.html'))}", highlight=False)
     if not outcome.accepted:
@@ -115,9 +103,12 @@ def metrics(
     ),
 ) -> None:
     """Print the test metrics table of the last evaluation."""
-    from shoprec.evaluation.report import load_metrics_table
+    from shoprec.evaluation.report import read_metrics
+    from shoprec.render.metrics import metrics_table
+    from shoprec.render.table import to_rich
 
-    console.print(load_metrics_table(path, path.with_name("confidence_intervals.json")))
+    metrics, intervals = read_metrics(path, path.with_name("confidence_intervals.json"))
+    console.print(to_rich(metrics_table(metrics, intervals)))
 
 
 @pipeline_app.command("recommend")

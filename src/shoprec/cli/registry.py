@@ -78,6 +78,8 @@ def registry_propose(
     file) and, if it passes, register it for approval. Exit 1 with the reasons if it fails."""
     from shoprec.config import load_params
     from shoprec.release.propose import propose
+    from shoprec.render.gate import gate_table
+    from shoprec.render.table import to_rich
 
     loaded = load_params(params)
     store = open_registry_from(registry, params)
@@ -91,7 +93,7 @@ def registry_propose(
             f"{name}: these files are already registered as v{proposal.version} ({status})"
         )
         return
-    console.print(gate_table(proposal.gate))
+    console.print(to_rich(gate_table(proposal.gate.as_dict())))
     if proposal.version is None:
         raise ShoprecError(f"gate failed for {name}: " + "; ".join(proposal.gate.reasons))
     console.print(
@@ -99,24 +101,6 @@ def registry_propose(
         f"  shoprec registry approve {name} {proposal.version} --by NAME --reason TEXT\n"
         f"  shoprec registry promote {name} {proposal.version} --by NAME"
     )
-
-
-def gate_table(result):
-    from rich.table import Table
-
-    verdict = "[green]passed[/green]" if result.passed else "[red]FAILED[/red]"
-    table = Table(title=f"evaluation gate for {result.model}: {verdict}", title_justify="left")
-    for column in ("check", "value", "threshold", "verdict"):
-        table.add_column(column)
-    for c in result.checks:
-        value = "—" if c.value is None else f"{c.value:.4f}"
-        table.add_row(
-            escape(c.name),
-            value,
-            escape(c.threshold),
-            "pass" if c.passed else f"[red]fail[/red] {escape(c.detail)}",
-        )
-    return table
 
 
 @registry_app.command("list")

@@ -9,7 +9,8 @@ Checks, each with its value, threshold and verdict (thresholds in ``params.yaml`
   difference must be above zero when ``require_significance`` is on;
 - the model's size on disk and the p95 latency of ``recommend()`` for one user.
 
-The result is a table for people (CLI, Prefect artifact) and JSON for the registry manifest.
+The result is JSON for the registry manifest (``as_dict``), which ``shoprec.render.gate`` turns
+into the table people read (CLI, Prefect artifact).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from shoprec.evaluation.evaluate import TestTargets
 from shoprec.evaluation.metrics import hits_matrix, user_metrics
 from shoprec.features.interactions import Interactions
 from shoprec.models.base import Recommender
+from shoprec.render.gate import gate_table
+from shoprec.render.table import to_markdown
 
 
 @dataclass
@@ -60,17 +63,8 @@ class GateResult:
         }
 
     def markdown(self) -> str:
-        lines = [
-            f"# Gate for {self.model}: {'PASSED' if self.passed else 'FAILED'}",
-            "",
-            "| check | value | threshold | verdict |",
-            "|---|---|---|---|",
-        ]
-        for c in self.checks:
-            value = "—" if c.value is None else f"{c.value:.4f}"
-            verdict = "pass" if c.passed else f"**fail** {c.detail}"
-            lines.append(f"| {c.name} | {value} | {c.threshold} | {verdict} |")
-        return "\n".join(lines)
+        """The verdict table as Markdown (``shoprec.render.gate``, as the CLI prints it)."""
+        return to_markdown(gate_table(self.as_dict()))
 
 
 def per_user_metric(

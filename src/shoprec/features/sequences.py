@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from shoprec.data.schema import EVENT_TYPES
-from shoprec.models.two_tower import ItemFeatures, UserInputs
+from shoprec.features.tower_inputs import ItemFeatures, UserInputs
 
 BEHAVIOUR_FEATURES = (
     *(f"log_{t}_count" for t in EVENT_TYPES),

@@ -32,12 +32,9 @@ log = logging.getLogger(__name__)
 def _tower(params: TwoTowerParams, epochs: int | None = None):
     from shoprec.models.two_tower import TwoTower
 
-    p = params.model_dump()
-    for key in ("early_stopping_k", "refit"):
-        p.pop(key)
     if epochs is not None:
-        p["epochs"] = epochs
-    return TwoTower(**p)
+        params = TwoTowerParams(**{**params.model_dump(), "epochs": epochs})
+    return TwoTower(params)
 
 
 def _validation_scorer(

@@ -1,4 +1,4 @@
-"""Two-tower retrieval model (TensorFlow/Keras) behind a pure-NumPy interface.
+"""The two-tower network: both towers, training, and embeddings out as NumPy arrays.
 
 The item tower embeds a catalogue item from its id (trained items only; every other item
 shares one out-of-vocabulary id bucket, so it is scored from its content), its top and full
@@ -8,43 +8,32 @@ tower's id and category embeddings, pooled with a learned attention query and a 
 bias; ``-1`` pads) and already scaled behaviour features. Both end L2-normalised, so a score
 is a cosine similarity.
 
-Training is an in-batch sampled softmax over the batch's positive items with the logQ
-popularity correction (Yi et al. 2019), accidental hits masked, per-example weights, and
-optionally extra uniformly sampled negatives. ``id_dropout`` swaps that fraction of the
-positive item ids for the OOV id and of the user ids for a "no id" bucket, so both content
-paths learn to stand alone (the empty user id ``""`` always gets that bucket: anonymous or
-brand-new users). The item tower is fed item *indices*: the per-item features are constant
-tables built once in :meth:`TwoTower.fit`, so the ``tf.data`` pipeline carries no item data.
-Embedding tables are updated lazily (only the rows in the batch; see ``_LazyAdam``).
+Training minimises :func:`~shoprec.models.two_tower.loss.in_batch_softmax_loss` (in-batch
+softmax, logQ correction, accidental hits masked, per-example weights, optionally extra
+uniformly sampled negatives). ``id_dropout`` swaps that fraction of the positive item ids
+for the OOV id and of the user ids for a "no id" bucket, so both content paths learn to stand
+alone (the empty user id ``""`` always gets that bucket: anonymous or brand-new users). The
+item tower is fed item *indices*: the per-item features are constant tables built once in
+:meth:`TwoTower.fit`, so the ``tf.data`` pipeline carries no item data. Embedding tables are
+updated lazily (only the rows in the batch; see :class:`~.optimizer.LazyAdam`).
+
+Hyper-parameters come from :class:`shoprec.config.TwoTowerParams` (their one home); only the
+title hash size and the precision switch, which are not settings of the pipeline, are
+keywords here.
 
 Runs on the GPU with mixed precision when TensorFlow sees one (batch size × 4), else on the
 CPU in float32. ``fit`` seeds Python/NumPy/TensorFlow (``keras.utils.set_random_seed``) and,
 on CPU, turns on TensorFlow op determinism for the whole process: the same seed gives
 bit-identical embeddings on the same machine and versions.
-
-On disk (:meth:`TwoTower.save`): ``user_tower.keras`` (inputs ``user_id`` string,
-``history`` int32 ``(n, history_length)``, ``behaviour`` float32 when the model has behaviour
-features) and ``item_tower.keras`` (raw inputs ``item_id``, ``top_category``, ``category``,
-``brand``, ``title`` strings and ``price_bucket`` int32) in the Keras native format, loadable
-with ``safe_mode=True`` once this module is imported (it registers the custom layers);
-``two_tower.json``; ``catalogue.npz`` (the item feature tables and vocabularies, no pickle);
-and optionally a TensorFlow SavedModel of the user tower for TF Serving. Nothing is pickled.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import contextlib
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,254 +41,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from shoprec.config import TwoTowerParams
+from shoprec.features.tower_inputs import ItemFeatures, UserInputs
+from shoprec.models.two_tower import saving
+from shoprec.models.two_tower.layers import (
+    OOV_TOKEN,
+    TITLE_MAX_TOKENS,
+    AttentionPooling,
+    CatalogueLookup,
+    IndexClip,
+    MaskedMean,
+    TitleHashing,
+    UserIdHashing,
+)
+from shoprec.models.two_tower.loss import in_batch_softmax_loss, popularity_log_q, uniform_log_q
+from shoprec.models.two_tower.optimizer import LazyAdam
+
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-METADATA_FILE = "two_tower.json"
-USER_TOWER_FILE = "user_tower.keras"
-ITEM_TOWER_FILE = "item_tower.keras"
-CATALOGUE_FILE = "catalogue.npz"
-SAVEDMODEL_DIR = "user_tower_savedmodel"
-TITLE_MAX_TOKENS = 32  # hashed unigrams first, then bigrams; longer titles are cut
-OOV_TOKEN = "[UNK]"
-_MASKED_LOGIT = -1e9
+TITLE_HASH_BINS = 2**16  # title word/bigram hash buckets (bucket 0 pads)
 _INFERENCE_BATCH = 8192
 _ITEM_FEATURES = ("item_id", "top_category", "category", "brand", "price_bucket", "title")
 
 
-# --------------------------------------------------------------------------------------
-# Inputs
-# --------------------------------------------------------------------------------------
-@dataclass
-class ItemFeatures:
-    """One row per catalogue item, in catalogue order."""
-
-    item_ids: np.ndarray  # str (n_items,)
-    category: np.ndarray  # str, full path like "Shoes/Running" ("unknown" allowed)
-    top_category: np.ndarray  # str, first path part
-    brand: np.ndarray  # str
-    price_bucket: np.ndarray  # int32 in [0, n_price_buckets)
-    title: np.ndarray  # str (free text)
-
-    def __len__(self) -> int:
-        return len(self.item_ids)
-
-
-@dataclass
-class UserInputs:
-    """One row per (user, moment): a training example or a user "now"."""
-
-    user_ids: np.ndarray  # str (n,)
-    history: np.ndarray  # int32 (n, history_length): catalogue indices, most recent first, -1 pads
-    behaviour: np.ndarray  # float32 (n, n_behaviour): already scaled numeric features
-
-    def __len__(self) -> int:
-        return len(self.user_ids)
-
-
-# --------------------------------------------------------------------------------------
-# Custom layers (registered, so the towers load with safe_mode=True)
-# --------------------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="shoprec")
-class TitleHashing(keras.layers.Layer):
-    """Title strings → hashed word unigram + bigram ids ``(n, max_tokens)``; 0 pads.
-
-    Lower-cased (Unicode), punctuation and symbols become spaces, split on whitespace.
-    No vocabulary: unseen words still hash (FarmHash, stable across runs and machines).
-    """
-
-    def __init__(self, num_bins: int, max_tokens: int = TITLE_MAX_TOKENS, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.num_bins = int(num_bins)
-        self.max_tokens = int(max_tokens)
-
-    def call(self, titles):
-        text = tf.strings.lower(titles, encoding="utf-8")
-        text = tf.strings.regex_replace(text, r"[\p{P}\p{S}]+", " ")
-        words = tf.strings.split(text)
-        grams = tf.strings.ngrams(words, ngram_width=(1, 2), separator=" ")
-        ids = tf.strings.to_hash_bucket_fast(grams, self.num_bins - 1) + 1
-        return ids.to_tensor(default_value=0, shape=[None, self.max_tokens])
-
-    def compute_output_spec(self, titles):
-        return keras.KerasTensor((titles.shape[0], self.max_tokens), dtype="int64")
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_bins": self.num_bins, "max_tokens": self.max_tokens}
-
-
-@keras.saving.register_keras_serializable(package="shoprec")
-class UserIdHashing(keras.layers.Layer):
-    """User id strings → hash bucket in ``[0, num_bins)`` (FarmHash); the empty string (an
-    anonymous user) and, while training, a random ``dropout`` fraction of the rows get the
-    extra bucket ``num_bins`` ("no id"), so the history and behaviour path learns to work
-    without the id and brand-new users can be served from it."""
-
-    def __init__(self, num_bins: int, dropout: float = 0.0, seed: int = 0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.num_bins = int(num_bins)
-        self.dropout = float(dropout)
-        self.seed = int(seed)
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
-
-    def call(self, user_ids, training=None):
-        ids = tf.strings.to_hash_bucket_fast(user_ids, self.num_bins)
-        no_id = tf.equal(user_ids, "")
-        if training and self.dropout > 0:
-            draw = keras.random.uniform(tf.shape(ids), seed=self.seed_generator)
-            no_id = tf.logical_or(no_id, draw < self.dropout)
-        return tf.where(no_id, tf.constant(self.num_bins, tf.int64), ids)
-
-    def compute_output_spec(self, user_ids, training=None):
-        return keras.KerasTensor(user_ids.shape, dtype="int64")
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "num_bins": self.num_bins,
-            "dropout": self.dropout,
-            "seed": self.seed,
-        }
-
-
-@keras.saving.register_keras_serializable(package="shoprec")
-class CatalogueLookup(keras.layers.Layer):
-    """Catalogue indices ``(n, L)`` (``-1`` pads) → one int feature per item from a constant
-    table (stored as a non-trainable weight, so the tower is self-contained). Padding and
-    out-of-range indices give 0."""
-
-    def __init__(self, n_items: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.n_items = int(n_items)
-        self.table = self.add_weight(
-            shape=(self.n_items + 1,),
-            dtype="int32",
-            initializer="zeros",
-            trainable=False,
-            name="table",
-        )
-
-    def call(self, indices):
-        indices = keras.ops.cast(indices, "int32")
-        valid = keras.ops.logical_and(indices >= 0, indices < self.n_items)
-        rows = keras.ops.where(valid, indices + 1, 0)
-        return keras.ops.take(self.table, rows, axis=0)
-
-    def compute_output_spec(self, indices):
-        return keras.KerasTensor(indices.shape, dtype="int32")
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "n_items": self.n_items}
-
-
-@keras.saving.register_keras_serializable(package="shoprec")
-class IndexClip(keras.layers.Layer):
-    """Integer codes → int64 clipped into ``[0, size)`` (a bad price bucket from a caller
-    of the saved tower must not crash an embedding lookup)."""
-
-    def __init__(self, size: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.size = int(size)
-
-    def call(self, codes):
-        return keras.ops.clip(keras.ops.cast(codes, "int64"), 0, self.size - 1)
-
-    def compute_output_spec(self, codes):
-        return keras.KerasTensor(codes.shape, dtype="int64")
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "size": self.size}
-
-
-@keras.saving.register_keras_serializable(package="shoprec")
-class MaskedMean(keras.layers.Layer):
-    """Mean of token embeddings ``(n, T, d)`` over the tokens whose id ``(n, T)`` is > 0;
-    a row without tokens gives zeros (never NaN)."""
-
-    def call(self, inputs):
-        embedded, token_ids = inputs
-        mask = keras.ops.cast(token_ids > 0, embedded.dtype)[..., None]
-        total = keras.ops.sum(embedded * mask, axis=1)
-        count = keras.ops.maximum(keras.ops.sum(mask, axis=1), 1.0)
-        return total / count
-
-    def compute_output_shape(self, input_shape):
-        embedded_shape, _ = input_shape
-        return (embedded_shape[0], embedded_shape[2])
-
-
-@keras.saving.register_keras_serializable(package="shoprec")
-class AttentionPooling(keras.layers.Layer):
-    """Attention pooling of a sequence ``(n, L, d)`` with a learned query and a learned
-    per-position bias (position 0 = most recent); ``mask_source`` ``(n, L)`` marks padding
-    with negative values. All-padding rows pool to zeros (never NaN)."""
-
-    def __init__(self, units: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.units = int(units)
-
-    def build(self, input_shape):
-        seq_shape, _ = input_shape
-        length, width = seq_shape[1], seq_shape[2]
-        self.key_kernel = self.add_weight(
-            shape=(width, self.units), initializer="glorot_uniform", name="key_kernel"
-        )
-        self.query = self.add_weight(shape=(self.units,), initializer="random_normal", name="query")
-        self.position_bias = self.add_weight(
-            shape=(length,), initializer="zeros", name="position_bias"
-        )
-
-    def call(self, inputs):
-        seq, mask_source = inputs
-        mask = mask_source >= 0
-        keys = keras.ops.tanh(keras.ops.matmul(seq, self.key_kernel))
-        scores = keras.ops.matmul(keys, self.query[:, None])[..., 0] + self.position_bias
-        scores = keras.ops.where(mask, scores, keras.ops.cast(-1e4, scores.dtype))
-        weights = keras.ops.softmax(scores, axis=-1) * keras.ops.cast(mask, scores.dtype)
-        return keras.ops.sum(seq * weights[..., None], axis=1)
-
-    def compute_output_shape(self, input_shape):
-        seq_shape, _ = input_shape
-        return (seq_shape[0], seq_shape[2])
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "units": self.units}
-
-
-class _LazyAdam(keras.optimizers.Adam):
-    """Adam whose embedding tables (sparse gradients) update only the rows in the batch,
-    moments included (like TF-Addons' LazyAdam); dense weights get plain Adam. Keras' Adam
-    densifies sparse gradients: on a CPU that moves every row of the hashed user and title
-    tables each step and costs about a third of the step. Training-only (never saved)."""
-
-    def update_step(self, gradient, variable, learning_rate):
-        if not isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
-        dtype = variable.dtype
-        rows, position = tf.unique(gradient.indices)
-        values = tf.math.unsorted_segment_sum(
-            tf.cast(gradient.values, dtype), position, tf.shape(rows)[0]
-        )
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        alpha = (
-            tf.cast(learning_rate, dtype)
-            * tf.sqrt(1 - tf.pow(beta_2, step))
-            / (1 - tf.pow(beta_1, step))
-        )
-        index = self._get_variable_index(variable)
-        m, v = self._momentums[index], self._velocities[index]
-        m_rows = beta_1 * tf.gather(m.value, rows) + (1 - beta_1) * values
-        v_rows = beta_2 * tf.gather(v.value, rows) + (1 - beta_2) * tf.square(values)
-        self.assign(m, tf.IndexedSlices(m_rows, rows))
-        self.assign(v, tf.IndexedSlices(v_rows, rows))
-        update = alpha * m_rows / (tf.sqrt(v_rows) + tf.cast(self.epsilon, dtype))
-        self.assign_sub(variable, tf.IndexedSlices(update, rows))
-
-
-# --------------------------------------------------------------------------------------
-# The model
-# --------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _dtype_policy(name: str) -> Iterator[None]:
     """Build layers under a global Keras dtype policy, then put the old one back."""
@@ -334,58 +98,33 @@ def _vocabulary(values: np.ndarray) -> list[str]:
 
 
 class TwoTower:
-    """Two-tower retrieval model: ``fit`` on NumPy arrays, embeddings out as NumPy arrays."""
+    """Two-tower retrieval model: ``fit`` on NumPy arrays, embeddings out as NumPy arrays.
+
+    ``params`` holds every hyper-parameter (``None``: the defaults of
+    :class:`~shoprec.config.TwoTowerParams`; its ``early_stopping_k`` and ``refit`` belong to
+    the fit recipe, :mod:`shoprec.training.two_tower`, and are not used here).
+    ``mixed_precision``: ``None`` follows the device (on with a GPU), ``True``/``False``
+    force it.
+    """
 
     name = "two_tower"
 
     def __init__(
         self,
+        params: TwoTowerParams | None = None,
         *,
-        embedding_dim: int = 64,
-        history_length: int = 20,
-        user_hash_bins: int = 50_000,
-        title_hash_bins: int = 2**16,
-        temperature: float = 0.05,
-        learning_rate: float = 0.003,
-        batch_size: int = 1024,
-        epochs: int = 10,
-        patience: int = 2,
-        id_dropout: float = 0.15,
-        random_negatives: int = 0,
-        seed: int = 42,
-        n_price_buckets: int = 16,
+        title_hash_bins: int = TITLE_HASH_BINS,
         mixed_precision: bool | None = None,
     ) -> None:
-        if embedding_dim < 1 or history_length < 1 or batch_size < 1 or epochs < 1:
-            raise ValueError(
-                "two_tower: embedding_dim, history_length, batch_size, epochs must be >= 1"
-            )
-        if user_hash_bins < 1 or title_hash_bins < 2 or n_price_buckets < 1:
-            raise ValueError(
-                "two_tower: user_hash_bins >= 1, title_hash_bins >= 2, n_price_buckets >= 1"
-            )
-        if temperature <= 0 or learning_rate <= 0:
-            raise ValueError("two_tower: temperature and learning_rate must be > 0")
-        if not 0.0 <= id_dropout < 1.0:
-            raise ValueError("two_tower: id_dropout must be in [0, 1)")
-        if random_negatives < 0 or patience < 0:
-            raise ValueError("two_tower: random_negatives and patience must be >= 0")
-        self.params: dict[str, Any] = {
-            "embedding_dim": int(embedding_dim),
-            "history_length": int(history_length),
-            "user_hash_bins": int(user_hash_bins),
-            "title_hash_bins": int(title_hash_bins),
-            "temperature": float(temperature),
-            "learning_rate": float(learning_rate),
-            "batch_size": int(batch_size),
-            "epochs": int(epochs),
-            "patience": int(patience),
-            "id_dropout": float(id_dropout),
-            "random_negatives": int(random_negatives),
-            "seed": int(seed),
-            "n_price_buckets": int(n_price_buckets),
-            "mixed_precision": None if mixed_precision is None else bool(mixed_precision),
-        }
+        if params is None:
+            params = TwoTowerParams()
+        if not isinstance(params, TwoTowerParams):
+            raise TypeError(f"two_tower: params must be TwoTowerParams, not {type(params)}")
+        if title_hash_bins < 2:
+            raise ValueError("two_tower: title_hash_bins must be >= 2")
+        self.params = params
+        self.title_hash_bins = int(title_hash_bins)
+        self.mixed_precision = None if mixed_precision is None else bool(mixed_precision)
         self.user_tower: keras.Model | None = None
         self.item_tower: keras.Model | None = None
         self.item_encoder: keras.Model | None = None
@@ -403,7 +142,7 @@ class TwoTower:
     ) -> None:
         """Create the three Keras models. ``vocab``: trained item ids (catalogue order),
         top categories, categories, brands."""
-        d = self.params["embedding_dim"]
+        d = self.params.embedding_dim
         small = max(4, d // 2)
         layers = keras.layers
         # Shared by both towers: the user tower embeds history items with them.
@@ -422,14 +161,14 @@ class TwoTower:
         """``item_encoder`` (integer features → vector, what training runs on the tables) and
         ``item_tower`` (raw strings → lookups → ``item_encoder``, what is saved)."""
         p = self.params
-        d = p["embedding_dim"]
+        d = p.embedding_dim
         small, tiny = max(4, d // 2), max(4, d // 4)
         layers = keras.layers
         enc_in = {
             k: keras.Input((TITLE_MAX_TOKENS,) if k == "title" else (), dtype="int64", name=k)
             for k in _ITEM_FEATURES
         }
-        title_emb = layers.Embedding(p["title_hash_bins"], d, name="title_embedding")(
+        title_emb = layers.Embedding(self.title_hash_bins, d, name="title_embedding")(
             enc_in["title"]
         )
         parts = [
@@ -439,7 +178,7 @@ class TwoTower:
             layers.Embedding(len(vocab["brand"]) + 1, small, name="brand_embedding")(
                 enc_in["brand"]
             ),
-            layers.Embedding(p["n_price_buckets"], tiny, name="price_embedding")(
+            layers.Embedding(p.n_price_buckets, tiny, name="price_embedding")(
                 enc_in["price_bucket"]
             ),
             MaskedMean(name="title_mean")([title_emb, enc_in["title"]]),
@@ -460,27 +199,27 @@ class TwoTower:
             )
             for key in ("item_id", "top_category", "category", "brand")
         }
-        self._lookups["title"] = TitleHashing(p["title_hash_bins"], name="title_hashing")
+        self._lookups["title"] = TitleHashing(self.title_hash_bins, name="title_hashing")
         encoded = {k: layer(raw[k]) for k, layer in self._lookups.items()}
-        encoded["price_bucket"] = IndexClip(p["n_price_buckets"], name="price_clip")(
+        encoded["price_bucket"] = IndexClip(p.n_price_buckets, name="price_clip")(
             raw["price_bucket"]
         )
         self.item_tower = keras.Model(raw, self.item_encoder(encoded), name="item_tower")
 
     def _build_user_tower(self, n_items: int, n_behaviour: int, shared: dict) -> None:
         p = self.params
-        d = p["embedding_dim"]
+        d = p.embedding_dim
         layers = keras.layers
         user_in = {
             "user_id": keras.Input((), dtype="string", name="user_id"),
-            "history": keras.Input((p["history_length"],), dtype="int32", name="history"),
+            "history": keras.Input((p.history_length,), dtype="int32", name="history"),
         }
         if n_behaviour:  # no behaviour input at all without features (a 0-wide matmul aborts)
             user_in["behaviour"] = keras.Input((n_behaviour,), dtype="float32", name="behaviour")
         user_hash = UserIdHashing(
-            p["user_hash_bins"], dropout=p["id_dropout"], seed=p["seed"], name="user_id_hashing"
+            p.user_hash_bins, dropout=p.id_dropout, seed=p.seed, name="user_id_hashing"
         )(user_in["user_id"])
-        user_emb = layers.Embedding(p["user_hash_bins"] + 1, d, name="user_id_embedding")(user_hash)
+        user_emb = layers.Embedding(p.user_hash_bins + 1, d, name="user_id_embedding")(user_hash)
         history = user_in["history"]
         self._history_tables = {
             key: CatalogueLookup(n_items, name=f"history_{key}")
@@ -518,14 +257,13 @@ class TwoTower:
                     f"rows, items.item_ids has {n}"
                 )
         price = np.asarray(items.price_bucket)
-        if n and (price.min() < 0 or price.max() >= self.params["n_price_buckets"]):
-            raise ValueError(
-                f"two_tower: price_bucket outside [0, {self.params['n_price_buckets']})"
-            )
+        n_buckets = self.params.n_price_buckets
+        if n and (price.min() < 0 or price.max() >= n_buckets):
+            raise ValueError(f"two_tower: price_bucket outside [0, {n_buckets})")
 
     def _user_arrays(self, users: UserInputs, n_items: int) -> dict[str, np.ndarray]:
         n = len(users.user_ids)
-        length = self.params["history_length"]
+        length = self.params.history_length
         history = np.asarray(users.history)
         if history.ndim != 2 or len(history) != n:
             raise ValueError(f"two_tower: history must be (n_users={n}, history_length)")
@@ -622,13 +360,13 @@ class TwoTower:
         )
 
         gpu = bool(tf.config.list_physical_devices("GPU"))
-        mixed = gpu if p["mixed_precision"] is None else bool(p["mixed_precision"])
-        keras.utils.set_random_seed(p["seed"])
+        mixed = gpu if self.mixed_precision is None else self.mixed_precision
+        keras.utils.set_random_seed(p.seed)
         if not gpu:
             # Bit-identical CPU runs. Not on GPU: there it would fail (embedding gradients
             # go through unsorted_segment_sum) or fall back to slow host scatter ops.
             tf.config.experimental.enable_op_determinism()
-        batch_size = p["batch_size"] * (4 if gpu else 1)
+        batch_size = p.batch_size * (4 if gpu else 1)
 
         self.n_behaviour = _behaviour_matrix(train_users.behaviour, n).shape[1]
         users = self._user_arrays(train_users, n_items)
@@ -650,8 +388,7 @@ class TwoTower:
             **{f"vocab_{key}": np.asarray(values, dtype=str) for key, values in vocab.items()},
         }
 
-        counts = np.bincount(positives, minlength=n_items).astype(np.float64)
-        log_q = np.log(np.maximum(counts, 1.0) / counts.sum()).astype(np.float32)
+        log_q = popularity_log_q(positives, n_items)
         train_step = self._make_train_step(tables, log_q, mixed)
 
         # Shuffle and batch example *indices*, then gather whole batches: 4x faster than
@@ -661,7 +398,7 @@ class TwoTower:
         }
         dataset = (
             tf.data.Dataset.from_tensor_slices(np.arange(n, dtype=np.int64))
-            .shuffle(n, seed=p["seed"], reshuffle_each_iteration=True)
+            .shuffle(n, seed=p.seed, reshuffle_each_iteration=True)
             .batch(batch_size, drop_remainder=False)
             .map(lambda rows: {k: tf.gather(v, rows) for k, v in examples.items()})
             .prefetch(tf.data.AUTOTUNE)
@@ -672,7 +409,7 @@ class TwoTower:
         best_weights: list[np.ndarray] | None = None
         train_seconds, step = 0.0, 0
         device = "GPU" if gpu else "CPU"
-        for epoch in range(p["epochs"]):
+        for epoch in range(p.epochs):
             start = time.perf_counter()
             losses = []
             for batch in dataset:
@@ -696,14 +433,14 @@ class TwoTower:
             logger.info(
                 "two_tower epoch %d/%d: loss %.4f, val %s, %.0f examples/s (%s%s)",
                 epoch + 1,
-                p["epochs"],
+                p.epochs,
                 epoch_loss,
                 "-" if score is None else f"{score:.4f}",
                 n / seconds,
                 device,
                 ", mixed_float16" if mixed else "",
             )
-            if validate is not None and waited >= max(p["patience"], 1):
+            if validate is not None and waited >= max(p.patience, 1):
                 logger.info(
                     "two_tower: no improvement for %d epoch(s); best epoch %d",
                     waited,
@@ -739,16 +476,16 @@ class TwoTower:
             seen.setdefault(id(v), v)
         variables = list(seen.values())
         self._train_vars = variables
-        optimizer = _LazyAdam(learning_rate=p["learning_rate"], name="lazy_adam")
+        optimizer = LazyAdam(learning_rate=p.learning_rate, name="lazy_adam")
         if mixed:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(variables)
         user_tower, item_encoder = self.user_tower, self.item_encoder
-        temperature = p["temperature"]
-        id_dropout, n_random = p["id_dropout"], p["random_negatives"]
-        seed = tf.constant(p["seed"], tf.int64)
-        random_log_q = float(np.log(1.0 / n_items))
-        length = p["history_length"]
+        temperature = p.temperature
+        id_dropout, n_random = p.id_dropout, p.random_negatives
+        seed = tf.constant(p.seed, tf.int64)
+        random_log_q = uniform_log_q(n_items)
+        length = p.history_length
 
         signature = {
             "user_id": tf.TensorSpec([None], tf.string),
@@ -774,14 +511,7 @@ class TwoTower:
             with tf.GradientTape() as tape:
                 u = tf.cast(user_tower(user_in, training=True), tf.float32)
                 v = tf.cast(item_encoder(features, training=True), tf.float32)
-                logits = tf.matmul(u, v, transpose_b=True) / temperature
-                logits -= tf.gather(log_q_t, positives)[None, :]
-                size = tf.shape(positives)[0]
-                accidental = tf.logical_and(
-                    tf.equal(positives[:, None], positives[None, :]),
-                    tf.logical_not(tf.eye(size, dtype=tf.bool)),
-                )
-                logits = tf.where(accidental, _MASKED_LOGIT, logits)
+                negatives = vn = None
                 if n_random > 0:
                     negatives = tf.random.stateless_uniform(
                         [n_random],
@@ -792,14 +522,17 @@ class TwoTower:
                     )
                     neg_features = {k: tf.gather(t, negatives) for k, t in const.items()}
                     vn = tf.cast(item_encoder(neg_features, training=True), tf.float32)
-                    neg_logits = tf.matmul(u, vn, transpose_b=True) / temperature - random_log_q
-                    hit = tf.equal(positives[:, None], negatives[None, :])
-                    logits = tf.concat([logits, tf.where(hit, _MASKED_LOGIT, neg_logits)], 1)
-                per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
-                    labels=tf.range(size), logits=logits
+                loss = in_batch_softmax_loss(
+                    u,
+                    v,
+                    positives,
+                    batch["weight"],
+                    log_q_t,
+                    temperature,
+                    negative_vectors=vn,
+                    negative_indices=negatives,
+                    negative_log_q=random_log_q,
                 )
-                w = batch["weight"]
-                loss = tf.reduce_sum(w * per_example) / tf.maximum(tf.reduce_sum(w), 1e-12)
                 scaled = optimizer.scale_loss(loss) if mixed else loss
             grads = tape.gradient(scaled, variables)
             optimizer.apply(grads, variables)
@@ -814,7 +547,7 @@ class TwoTower:
         """Run a tower eagerly, batch by batch. (Eager on purpose: a tf.function per model
         would be retraced for every refit in a process, e.g. rolling-origin folds.)"""
         n = len(next(iter(arrays.values())))
-        out = np.empty((n, self.params["embedding_dim"]), dtype=np.float32)
+        out = np.empty((n, self.params.embedding_dim), dtype=np.float32)
         for start in range(0, n, _INFERENCE_BATCH):
             batch = {
                 k: tf.constant(v[start : start + _INFERENCE_BATCH], dtype=dtypes[k])
@@ -827,7 +560,7 @@ class TwoTower:
         """L2-normalised user vectors ``(n, embedding_dim)`` float32."""
         self._require_fitted()
         if len(users.user_ids) == 0:
-            return np.zeros((0, self.params["embedding_dim"]), dtype=np.float32)
+            return np.zeros((0, self.params.embedding_dim), dtype=np.float32)
         arrays = self._user_arrays(users, len(self.catalogue["item_ids"]))
         dtypes = {"user_id": tf.string, "history": tf.int32, "behaviour": tf.float32}
         return self._batched(self.user_tower, arrays, dtypes)
@@ -844,59 +577,13 @@ class TwoTower:
         dtypes = {k: tf.int32 if k == "price_bucket" else tf.string for k in _ITEM_FEATURES}
         return self._batched(self.item_tower, self._raw_items(items), dtypes)
 
-    # -- persistence --------------------------------------------------------------------
+    # -- persistence (shoprec.models.two_tower.saving) ----------------------------------
     def save(self, directory: str | Path, export_savedmodel: bool = True) -> Path:
-        """Write the towers (Keras native), ``catalogue.npz``, ``two_tower.json`` (last) and,
-        with ``export_savedmodel``, a TF SavedModel of the user tower for TF Serving."""
+        """Write the towers, the catalogue and the metadata (see :func:`saving.save`)."""
         self._require_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.user_tower.save(directory / USER_TOWER_FILE)
-        self.item_tower.save(directory / ITEM_TOWER_FILE)
-        np.savez(directory / CATALOGUE_FILE, **self.catalogue)
-        if export_savedmodel:
-            self.user_tower.export(str(directory / SAVEDMODEL_DIR), verbose=False)
-        meta = {
-            "model": self.name,
-            "format_version": FORMAT_VERSION,
-            "params": self.params,
-            "n_items": len(self.catalogue["item_ids"]),
-            "n_trained_items": int(self.catalogue["trained_item_mask"].sum()),
-            "n_behaviour": self.n_behaviour,
-            "title_max_tokens": TITLE_MAX_TOKENS,
-            "oov_token": OOV_TOKEN,
-            "vocabulary_sizes": {
-                key[len("vocab_") :]: len(value)
-                for key, value in self.catalogue.items()
-                if key.startswith("vocab_")
-            },
-            "files": {
-                "user_tower": USER_TOWER_FILE,
-                "item_tower": ITEM_TOWER_FILE,
-                "catalogue": CATALOGUE_FILE,
-                "user_tower_savedmodel": SAVEDMODEL_DIR if export_savedmodel else None,
-            },
-            "training": self.history_,
-        }
-        (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        return directory
+        return saving.save(self, directory, export_savedmodel=export_savedmodel)
 
     @classmethod
     def load(cls, directory: str | Path) -> TwoTower:
-        """Inverse of :meth:`save` (``safe_mode=True``, ``allow_pickle=False``)."""
-        directory = Path(directory)
-        meta = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
-        if meta.get("model") != cls.name or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{directory}: not a two_tower model of format {FORMAT_VERSION}")
-        if meta.get("title_max_tokens") != TITLE_MAX_TOKENS:
-            raise ValueError(f"{directory}: saved with another title length")
-        model = cls(**meta["params"])
-        load = keras.saving.load_model
-        model.user_tower = load(directory / USER_TOWER_FILE, safe_mode=True, compile=False)
-        model.item_tower = load(directory / ITEM_TOWER_FILE, safe_mode=True, compile=False)
-        model.item_encoder = model.item_tower.get_layer("item_encoder")
-        with np.load(directory / CATALOGUE_FILE, allow_pickle=False) as arrays:
-            model.catalogue = {key: arrays[key] for key in arrays.files}
-        model.n_behaviour = int(meta["n_behaviour"])
-        model.history_ = meta.get("training", {})
-        return model
+        """Inverse of :meth:`save` (see :func:`saving.load`)."""
+        return saving.load(cls, directory)

@@ -40,7 +40,7 @@ flow: setup
 
 ## test: the test suite
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 ## lint: ruff (lint + format) and the import contracts of docs/architecture.md (import-linter)
 lint: setup

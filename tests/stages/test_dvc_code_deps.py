@@ -41,9 +41,7 @@ def import_closure(graph: grimp.ImportGraph, stage: str) -> set[str]:
     modules: set[str] = set()
     for root in ("shoprec.stages", f"shoprec.stages.{stage}"):
         modules |= {root} | graph.find_upstream_modules(root)
-    with_parents = {
-        ".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 2)
-    }
+    with_parents = {".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 2)}
     return {_module_file(m).relative_to(ROOT).as_posix() for m in with_parents}
 
 

@@ -1,9 +1,11 @@
-"""The Prefect training flow, run for real against a temporary Prefect API."""
+"""The Prefect training flow, run for real against the session's temporary Prefect API. Every
+wait is bounded by a deadline that fails with a message saying what did not happen."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 import yaml
@@ -12,15 +14,74 @@ from shoprec.errors import StageFailed
 from tests.prefect_flows import load_flow, read_artifacts
 from tests.projects import REPO_ROOT, write_params
 
-pytestmark = pytest.mark.slow
+TIMED_OUT = "approval wait timed out"  # the state message of a run whose wait timed out
 
 
+def wait_until(predicate, timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` until it holds; after ``timeout_s`` fail, naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.25)
+
+
+def task_runs(flow_run_id) -> list:
+    """The task runs of a flow run, in the order they started."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+        )
+
+
+def state_messages(flow_run_id) -> list[str]:
+    """Every state the flow run went through, as ``TYPE: message``."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return [
+            f"{s.type.value}: {s.message or ''}" for s in client.read_flow_run_states(flow_run_id)
+        ]
+
+
+@pytest.mark.slow
 def test_flow_runs_every_stage_through_dvc_and_publishes_the_metrics(prefect_api, tiny_project):
+    from shoprec.stages.dvc_runner import list_stages
+
     training = load_flow("training")
     # Change a model param so the flow has real work to do, and DVC skips the rest.
     write_params(tiny_project, {"models": {"itemknn": {"neighbors": 20}}})
-    result = training.training_flow(project_dir=str(tiny_project), gate=False)
+    lock_before = yaml.safe_load((tiny_project / "dvc.lock").read_text())["stages"]
+    state = training.training_flow(project_dir=str(tiny_project), gate=False, return_state=True)
+    assert state.is_completed(), state
+    result = state.result()
+    # one Prefect task per dvc.yaml stage, in pipeline order, each completed
+    runs = task_runs(state.state_details.flow_run_id)
+    stages = list_stages(tiny_project)
+    assert [r.name for r in runs if r.task_key.startswith("run_stage")] == stages
+    assert all(r.state.is_completed() for r in runs)
+    # ... and through DVC: what the param change touches was re-run and locked again, the rest
+    # was left as it was (the stage table of dvc.lock)
+    lock_after = yaml.safe_load((tiny_project / "dvc.lock").read_text())["stages"]
+    changed = {s for s in lock_after if lock_after[s] != lock_before.get(s)}
+    assert (
+        {"train@itemknn", "train_ranker"}
+        <= changed
+        <= {
+            "ingest",
+            "train@itemknn",
+            "train_ranker",
+            "evaluate",
+        }
+    ), changed
+    # gate=False: nothing is proposed, so nothing is registered
     assert result["registry"] is None
+    assert not (tiny_project / "registry").exists()
     metrics = result["metrics"]
     on_disk = json.loads((tiny_project / "metrics/evaluation.json").read_text())
     assert metrics == on_disk
@@ -42,6 +103,7 @@ def test_flow_runs_every_stage_through_dvc_and_publishes_the_metrics(prefect_api
     assert f"{metrics['ease']['ndcg@10']:.4f}" in artifacts[0].data
 
 
+@pytest.mark.slow
 def test_a_failing_stage_fails_the_flow_with_the_stage_message(prefect_api, tiny_project):
     training = load_flow("training")
     suite_path = tiny_project / "expectations/events.json"
@@ -109,6 +171,24 @@ def flow_run_state(flow_run_id: str):
         return client.read_flow_run(flow_run_id).state
 
 
+def approval_flow(training):
+    """A flow that runs only the training flow's own last step (``propose_and_promote``: gate,
+    register, pause for a decision, promote) on a project whose stages are reproduced.
+
+    The approval tests use it instead of ``training_flow``: the stages (eleven DVC runs, each
+    skipped here) are the business of the tests above, and the whole flow with the gate of the
+    test before; the pause, the timeout and the resume are the same code either way."""
+    from pathlib import Path
+
+    from prefect import flow
+
+    @flow(name="shoprec-training-approval")
+    def approve_or_wait(project_dir: str) -> dict:
+        return {"registry": training.propose_and_promote(Path(project_dir).resolve(), "prefect")}
+
+    return approve_or_wait
+
+
 def awaiting(registry, version: int) -> list[str]:
     return [
         e["flow_run_id"]
@@ -117,6 +197,7 @@ def awaiting(registry, version: int) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_without_required_approval_the_flow_promotes_pushes_the_data_and_dvc_pull_restores_it(
     prefect_api, tiny_project, s3_env, monkeypatch, tmp_path
 ):
@@ -183,13 +264,13 @@ def test_without_required_approval_the_flow_promotes_pushes_the_data_and_dvc_pul
     assert restored > 10
 
 
+@pytest.mark.slow
 def test_the_flow_waits_for_approval_times_out_pending_and_a_terminal_approval_resumes_it(
     prefect_api, tiny_project, monkeypatch, tmp_path
 ):
     import subprocess
     import sys
     import threading
-    import time
 
     from prefect.settings import PREFECT_API_URL
 
@@ -197,85 +278,100 @@ def test_the_flow_waits_for_approval_times_out_pending_and_a_terminal_approval_r
 
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(tmp_path / "dvc-site-cache"))
     monkeypatch.delenv("SHOPREC_REGISTRY_URI", raising=False)
-    training = load_flow("training")
+    training = approval_flow(load_flow("training"))
     wait = {"approval_timeout_s": 3, "poll_interval_s": 1}
     write_params(tiny_project, {**LENIENT_GATE, "promotion": wait})
     registry = Registry(LocalStore(tiny_project / "registry"))  # the embedded default
 
-    first = training.training_flow(project_dir=str(tiny_project))["registry"]
+    first = training(project_dir=str(tiny_project))["registry"]
     assert first["status"] == "pending" and first["version"] == 1, first
     assert registry.alias("two_stage") is None
     (first_run,) = awaiting(registry, 1)
     assert flow_run_state(first_run).is_completed()  # the run ends; the version stays pending
+    assert any(TIMED_OUT in m for m in state_messages(first_run))  # it timed out, as set
     approval = read_artifacts("shoprec-approval")
     assert "shoprec registry approve two_stage 1" in approval[0].data
 
     # the next run finds the same files pending and waits again; a reviewer approves from a
-    # terminal, which resumes the paused run, and the run promotes
-    write_params(tiny_project, {"promotion": {"approval_timeout_s": 300, "poll_interval_s": 1}})
+    # terminal, which resumes the paused run, and the run promotes. The flow gives up after
+    # 180 s, the reviewer after 120 s: a reviewer who never gets to approve fails the test.
+    write_params(tiny_project, {"promotion": {"approval_timeout_s": 180, "poll_interval_s": 1}})
     api_url = PREFECT_API_URL.value()
-    said = {}
+    said: dict = {}
 
     def reviewer():
-        deadline = time.monotonic() + 240
-        while len(awaiting(registry, 1)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        said["cli"] = subprocess.run(
-            [sys.executable, "-m", "shoprec", "registry", "approve", "two_stage", "1", *REVIEW],
-            cwd=tiny_project,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PREFECT_API_URL": api_url},
-            check=False,
-        )
+        try:
+            wait_until(lambda: len(awaiting(registry, 1)) >= 2, 120, "the second run to pause")
+            said["cli"] = subprocess.run(
+                [sys.executable, "-m", "shoprec", "registry", "approve", "two_stage", "1", *REVIEW],
+                cwd=tiny_project,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PREFECT_API_URL": api_url},
+                check=False,
+                timeout=120,
+            )
+        except BaseException as exc:  # handed to the test thread below
+            said["error"] = exc
 
-    thread = threading.Thread(target=reviewer)
+    thread = threading.Thread(target=reviewer, daemon=True)
     thread.start()
-    started = time.monotonic()
-    second = training.training_flow(project_dir=str(tiny_project))["registry"]
-    thread.join()
+    second = training(project_dir=str(tiny_project))["registry"]
+    thread.join(timeout=150)
+    assert not thread.is_alive(), "the reviewer never finished"
+    assert "error" not in said, f"the reviewer failed: {said.get('error')}"
     cli = said["cli"]
     assert cli.returncode == 0, cli.stderr
     assert "resumed the training flow run" in cli.stdout
-    assert time.monotonic() - started < 250  # resumed, not timed out
+    second_run = awaiting(registry, 1)[-1]
+    messages = state_messages(second_run)
+    assert any(m.startswith("PAUSED") for m in messages), messages
+    assert not any(TIMED_OUT in m for m in messages), messages  # resumed, not timed out
     assert second["status"] == "approved" and second["alias"] == "production", second
     assert registry.alias("two_stage")["version"] == 1
     decision = registry.info("two_stage", 1)
     assert decision.decision == "approved"
+    (approve,) = [e for e in registry.audit_log("two_stage") if e["action"] == "approve"]
+    assert (approve["by"], approve["reason"]) == ("ana", "checked the gate table")
     assert any((tiny_project / "registry-dvc").rglob("*")), "the data was not pushed"
-    assert flow_run_state(awaiting(registry, 1)[-1]).is_completed()
+    assert flow_run_state(second_run).is_completed()
 
 
+@pytest.mark.slow
 def test_a_reviewer_rejects_through_the_typed_prefect_input(prefect_api, tiny_project, tmp_path):
     import threading
-    import time
 
     from prefect.flow_runs import resume_flow_run
 
     from shoprec.registry import LocalStore, Registry
 
-    training = load_flow("training")
+    training = approval_flow(load_flow("training"))
     write_params(
         tiny_project,
-        {**LENIENT_GATE, "promotion": {"approval_timeout_s": 300, "poll_interval_s": 1}},
+        {**LENIENT_GATE, "promotion": {"approval_timeout_s": 180, "poll_interval_s": 1}},
     )
     registry = Registry(LocalStore(tiny_project / "registry"))
-    errors = []
+    errors: list[str] = []
+    failed: list[BaseException] = []
 
     def reviewer():
-        while not awaiting(registry, 1):
-            time.sleep(0.5)
-        (run_id,) = awaiting(registry, 1)
-        try:  # the form needs a name and a reason
-            resume_flow_run(run_id, run_input={"approve": True, "by": "", "reason": "ok"})
-        except RuntimeError as exc:
-            errors.append(str(exc))
-        resume_flow_run(run_id, run_input={"approve": False, "by": "bo", "reason": "too slow"})
+        try:
+            wait_until(lambda: awaiting(registry, 1), 120, "the flow run to pause for approval")
+            (run_id,) = awaiting(registry, 1)
+            try:  # the form needs a name and a reason
+                resume_flow_run(run_id, run_input={"approve": True, "by": "", "reason": "ok"})
+            except RuntimeError as exc:
+                errors.append(str(exc))
+            resume_flow_run(run_id, run_input={"approve": False, "by": "bo", "reason": "too slow"})
+        except BaseException as exc:  # handed to the test thread below
+            failed.append(exc)
 
     thread = threading.Thread(target=reviewer, daemon=True)
     thread.start()
-    outcome = training.training_flow(project_dir=str(tiny_project))["registry"]
+    outcome = training(project_dir=str(tiny_project))["registry"]
     thread.join(timeout=60)
+    assert not thread.is_alive(), "the reviewer never finished"
+    assert not failed, f"the reviewer failed: {failed[0]}"
     assert errors and "by" in errors[0]
     assert outcome["status"] == "rejected", outcome
     info = registry.info("two_stage", 1)

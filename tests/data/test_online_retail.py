@@ -16,10 +16,11 @@ import pytest
 
 from shoprec.data.online_retail import QUARANTINE_RULES, read_online_retail
 from shoprec.errors import DataError
+from tests.projects import REPO_ROOT
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent  # tests/data: the committed slice
 SLICE = DATA / "online_retail_slice.csv.gz"
-FULL = Path(__file__).resolve().parents[2] / "shared/datasets/online_retail/online_retail.csv.gz"
+FULL = REPO_ROOT.parent / "shared/datasets/online_retail/online_retail.csv.gz"
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 DTYPES = {"InvoiceNo": str, "StockCode": str, "CustomerID": str, "Description": str}
 

@@ -1,9 +1,9 @@
-"""The recommendation service over real HTTP: uvicorn on a free port, a registry on disk, the
-tiny project's real two-stage model; reload and refusal happen while requests are flowing."""
+"""The recommendation service over real HTTP: uvicorn on a free port, a registry on disk, a real
+two-stage model (the session's tiny fit) that passed the registry's servability check; reload
+and refusal happen while requests are flowing."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -14,33 +14,35 @@ import pytest
 import uvicorn
 
 from shoprec.registry import LocalStore, Registry
+from shoprec.release.propose import check_servability
 from shoprec.serving.app import ServiceSettings, create_app
 from shoprec.serving.reloader import ModelHolder
 from shoprec.training.model_table import load_model
 from tests.conftest import free_port
+from tests.projects import REPO_ROOT
 
-pytestmark = pytest.mark.slow  # builds the tiny DVC project for a real two-stage model
 NAME = "two_stage"
 
 
 def publish(registry: Registry, model_dir: Path, by: str = "ci") -> int:
-    """Register, mark servable, approve and promote a model folder; the new version number."""
+    """Register, check servability for real (fetched, loaded in a fresh process, the same
+    rankings as before upload), approve and promote a model folder; the new version."""
     version = registry.register(NAME, model_dir, by, {})
-    registry.record_check(NAME, version, "servability", {"passed": True, "users": 0})
+    assert check_servability(registry, NAME, version, model_dir)["passed"] is True
     registry.decide(NAME, version, "approved", by, "test")
     registry.promote(NAME, version, by)
     return version
 
 
 @pytest.fixture(scope="module")
-def world(tiny_project_template, tmp_path_factory):
+def world(two_stage_fit, tiny_shop, tmp_path_factory):
     """A registry with v1 in production and an items table with one product the model never
     saw (a new arrival that looks like an existing item)."""
     root = tmp_path_factory.mktemp("serving")
-    model_dir = tiny_project_template / "models" / NAME
+    model_dir = two_stage_fit[0].save(root / NAME)
     registry = Registry(LocalStore(root / "registry"))
     publish(registry, model_dir)
-    items = pd.read_parquet(tiny_project_template / "data/validated/items.parquet")
+    items = tiny_shop["items"].copy()
     template = items.iloc[0].copy()
     template["item_id"] = "new-arrival"
     items = pd.concat([items, template.to_frame().T], ignore_index=True)
@@ -264,7 +266,8 @@ def test_reload_mid_traffic_fails_no_request_and_a_corrupt_version_is_refused(wo
         count_at_swap = len(statuses)
         wait_for(lambda: len(statuses) > count_at_swap + 20)
 
-        # v3: one of its files is changed in the registry after upload
+        # v3: one of its files is changed in the registry after upload (its check is recorded
+        # by hand: v1 and v2 show the real one)
         v3 = registry.register(NAME, world["model_dir"], "ci", {})
         registry.record_check(NAME, v3, "servability", {"passed": True, "users": 0})
         registry.store.put(f"{NAME}/versions/{v3}/files/model.json", b'{"model": "evil"}')
@@ -287,12 +290,13 @@ def test_reload_mid_traffic_fails_no_request_and_a_corrupt_version_is_refused(wo
 
 def test_the_cli_serves_the_production_model(world, tmp_path):
     import os
+    import shutil
     import subprocess
     import sys
 
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(Path(__file__).resolve().parents[1] / "params.yaml", project)
+    shutil.copy(REPO_ROOT / "params.yaml", project)
     port = free_port()
     where = ["--registry", world["registry"].store.location, "--items", str(world["items_path"])]
     proc = subprocess.Popen(

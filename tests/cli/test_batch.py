@@ -20,9 +20,11 @@ from tests.batches import (
     write_project,
 )
 
+USERS, CHUNKS = 1200, 300  # chunks of 4 users: many small parts, so the kill lands mid-run
+
 
 def test_the_cli_resumes_after_a_sigkill(tmp_path):
-    events = synthetic_events(3000, 300, per_user=5, seed=2)
+    events = synthetic_events(USERS, 300, per_user=5, seed=2)
     events.to_parquet(tmp_path / "events.parquet", index=False)
     fit_itemknn(events, 300).save(tmp_path / "model")
     batch = {"events": str(tmp_path / "events.parquet"), "active_days": 0}
@@ -43,20 +45,22 @@ def test_the_cli_resumes_after_a_sigkill(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in run_dir.glob("part-*")}
-    assert 5 <= len(before) < 750, "the run must be killed half-way for this test to mean anything"
+    assert 5 <= len(before) < CHUNKS, (
+        "the run must be killed half-way for this test to mean anything"
+    )
     assert not (run_dir / SUCCESS_FILE).exists()
 
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "already there" in done.stdout
     after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in run_dir.glob("part-*")}
-    assert len(after) == 750 and all(after[name] == same for name, same in before.items())
+    assert len(after) == CHUNKS and all(after[name] == same for name, same in before.items())
     success = json.loads((run_dir / SUCCESS_FILE).read_text())
     assert success["chunks_skipped"] == len(before) > 0
-    assert success["chunks_written"] == 750 - len(before)
+    assert success["chunks_written"] == CHUNKS - len(before)
     table = pd.read_parquet(run_dir)  # the _files are skipped by Parquet readers
-    assert table["user_id"].value_counts().eq(5).all() and table["user_id"].nunique() == 3000
-    assert len(table) == success["rows"] == 15000
+    assert table["user_id"].value_counts().eq(5).all() and table["user_id"].nunique() == USERS
+    assert len(table) == success["rows"] == USERS * 5
     assert not list(run_dir.glob(".*"))  # the killed run's temporary file is gone
 
 

@@ -189,6 +189,13 @@ def approval_flow(training):
     return approve_or_wait
 
 
+def paused(registry, runs: int) -> bool:
+    """Whether the ``runs``-th flow run waiting on v1 is paused (its audit entry is written
+    just before it pauses: a reviewer who resumes in between gets NotPausedError)."""
+    waiting = awaiting(registry, 1)
+    return len(waiting) >= runs and flow_run_state(waiting[runs - 1]).is_paused()
+
+
 def awaiting(registry, version: int) -> list[str]:
     return [
         e["flow_run_id"]
@@ -301,7 +308,7 @@ def test_the_flow_waits_for_approval_times_out_pending_and_a_terminal_approval_r
 
     def reviewer():
         try:
-            wait_until(lambda: len(awaiting(registry, 1)) >= 2, 120, "the second run to pause")
+            wait_until(lambda: paused(registry, 2), 120, "the second run to pause")
             said["cli"] = subprocess.run(
                 [sys.executable, "-m", "shoprec", "registry", "approve", "two_stage", "1", *REVIEW],
                 cwd=tiny_project,
@@ -356,7 +363,7 @@ def test_a_reviewer_rejects_through_the_typed_prefect_input(prefect_api, tiny_pr
 
     def reviewer():
         try:
-            wait_until(lambda: awaiting(registry, 1), 120, "the flow run to pause for approval")
+            wait_until(lambda: paused(registry, 1), 120, "the flow run to pause for approval")
             (run_id,) = awaiting(registry, 1)
             try:  # the form needs a name and a reason
                 resume_flow_run(run_id, run_input={"approve": True, "by": "", "reason": "ok"})

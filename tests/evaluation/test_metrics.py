@@ -17,14 +17,9 @@ from shoprec.evaluation.metrics import (
     relevant_counts,
     user_metrics,
 )
+from tests.evaluation.cases import random_case, targets_from_sets
 
 METRICS = ("precision", "recall", "ndcg", "hitrate", "map", "mrr")
-
-
-def targets_from_sets(sets: list[set[int]], n_items: int) -> sp.csr_matrix:
-    rows = [u for u, items in enumerate(sets) for _ in items]
-    cols = [i for items in sets for i in sorted(items)]
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sets), n_items))
 
 
 # --------------------------------------------------------------------------------------
@@ -257,18 +252,6 @@ def reference_metrics(ranking: list[int], relevant: set[int], k: int) -> dict[st
         "map": ap / min(len(relevant), k),
         "mrr": 1 / first if first else 0.0,
     }
-
-
-def random_case(seed: int, n_users: int = 200, n_items: int = 50, k_max: int = 20):
-    rng = np.random.default_rng(seed)
-    recommended = np.full((n_users, k_max), -1)
-    relevant: list[set[int]] = []
-    for u in range(n_users):
-        length = rng.integers(k_max // 2, k_max + 1)  # some lists are padded
-        recommended[u, :length] = rng.permutation(n_items)[:length]
-        n_rel = rng.integers(1, 15)
-        relevant.append(set(rng.choice(n_items, size=n_rel, replace=False).tolist()))
-    return recommended, relevant
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shoprec.data.split import leave_last_out_split, temporal_split
+from shoprec.data.split import Cuts, leave_last_out_split, temporal_split
 from shoprec.errors import ConfigError
 
 TARGETS = ["addtocart", "purchase"]
@@ -214,3 +214,80 @@ def test_leave_last_out_invariants_on_random_logs(seed):
         if targets["timestamp"].iloc[-3] < second:  # the earlier targets stay for training
             assert len(train) > 0, user
     assert split.info["held_out_users"] == held_out > 0
+
+
+# -- cut times ---------------------------------------------------------------------------------
+def test_temporal_cuts_are_one_pair_for_every_user():
+    events = random_events(0)
+    split = temporal_split(events, test_days=7, validation_days=5)
+    cuts = split.cuts
+    t1, t2 = pd.Timestamp(split.info["validation_start"]), pd.Timestamp(split.info["test_start"])
+    assert cuts.is_global
+    assert cuts.validation_start == t1 and cuts.test_start == t2
+    assert cuts.latest_validation == t1 and cuts.latest_test == t2
+    users = ["u1", "u7", "nobody"]
+    assert list(cuts.validation_at(users)) == [t1] * 3
+    assert list(cuts.test_at(users)) == [t2] * 3
+    # the masks reproduce the parts
+    assert cuts.before_validation(events).sum() == len(split.train)
+    assert cuts.in_validation(events).sum() == len(split.validation)
+    assert (~cuts.before_test(events)).sum() == len(split.test)
+    # what the split stage writes (every user) reads back as the same global cuts
+    again = Cuts.from_frame(cuts.to_frame(events["user_id"]))
+    assert again.is_global and again.validation_start == t1 and again.test_start == t2
+
+
+def test_leave_last_out_cuts_are_each_held_out_users_target_times():
+    events = hand_made_log()
+    cuts = leave_last_out_split(events, TARGETS, min_holdout_events=3).cuts
+    now = ts("2024-01-10") + pd.Timedelta(seconds=1)  # the data ends 2024-01-10
+    assert not cuts.is_global
+    users = ["a", "b", "c", "d", "never-seen"]
+    assert list(cuts.validation_at(users)) == [
+        ts("2024-01-05"),  # a's second-to-last target
+        now,  # b and c are not held out: all their events are train
+        now,
+        ts("2024-01-04"),
+        now,
+    ]
+    assert list(cuts.test_at(users)) == [ts("2024-01-07"), now, now, ts("2024-01-09"), now]
+    assert cuts.latest_validation == cuts.latest_test == now
+    with pytest.raises(ValueError, match="per user"):
+        _ = cuts.validation_start
+    frame = cuts.to_frame(events["user_id"])
+    assert frame["user_id"].tolist() == ["a", "b", "c", "d"]
+    again = Cuts.from_frame(frame)
+    for user_ids in (users, events["user_id"]):
+        assert list(again.validation_at(user_ids)) == list(cuts.validation_at(user_ids))
+        assert list(again.test_at(user_ids)) == list(cuts.test_at(user_ids))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_leave_last_out_cut_masks_reproduce_the_parts(seed):
+    events = random_events(seed, n=300)
+    split = leave_last_out_split(events, TARGETS, min_holdout_events=3)
+    cuts = split.cuts
+    assert key(events[cuts.before_validation(events)]) == key(split.train)
+    assert key(events[cuts.in_validation(events)]) == key(split.validation)
+    assert key(events[~cuts.before_test(events)]) == key(split.test)
+
+
+def test_a_user_held_out_with_one_target_has_an_empty_validation_window():
+    events = make_events(
+        [
+            ("e", "v1", "view", "2024-01-01"),
+            ("e", "p1", "purchase", "2024-01-02"),  # the one target: test from here
+            ("e", "v2", "view", "2024-01-03"),
+            ("f", "v1", "view", "2024-01-04"),  # no target: wholly train
+        ]
+    )
+    split = leave_last_out_split(events, ["purchase"], min_holdout_events=1)
+    cuts = split.cuts
+    assert split.train["item_id"].tolist() == ["v1", "v1"] and split.validation.empty
+    assert list(cuts.validation_at(["e"])) == list(cuts.test_at(["e"])) == [ts("2024-01-02")]
+    for mask, part in (
+        (cuts.before_validation(events), split.train),
+        (cuts.in_validation(events), split.validation),
+        (~cuts.before_test(events), split.test),
+    ):
+        assert key(events[mask]) == key(part)

@@ -230,3 +230,66 @@ def test_a_rejected_batch_leaves_the_last_good_outputs_and_metrics_untouched(
     assert {k: v for k, v in snapshot().items() if k != "data/raw"} == {
         k: v for k, v in good.items() if k != "data/raw"
     }
+
+
+def switched_on(project: Path) -> list[str]:
+    """The models the project's params.yaml trains: the baselines, then each event model whose
+    ``train.<model>`` switch is on."""
+    from shoprec.config import load_params
+
+    train = load_params(project / "params.yaml").train
+    return [*train.models, *(m for m in EVENT_MODELS if getattr(train, m, False) is True)]
+
+
+def test_leave_last_out_runs_every_model_to_the_end(tiny_project):
+    """Per-user cut times: every model trains and is evaluated (repeats count: in the synthetic
+    shop a held-out target's item is always viewed just before it)."""
+    import pandas as pd
+
+    project = tiny_project
+    write_params(
+        project, {"split": {"strategy": "leave_last_out"}, "targets": {"repeat_purchases": True}}
+    )
+    out = dvc(project, "repro").stdout
+    assert {"split", "train_two_tower", "train_ranker", "evaluate"} <= ran_stages(out)
+    metrics = json.loads((project / "metrics/evaluation.json").read_text())
+    assert {"two_tower", "two_stage"} <= set(switched_on(project))
+    assert sorted(metrics) == sorted(switched_on(project))
+    for model in metrics:
+        for key in REQUIRED_KEYS:
+            assert 0.0 <= metrics[model][key] <= 1.0, (model, key)
+    split = json.loads((project / "reports/split.json").read_text())
+    assert split["strategy"] == "leave_last_out" and split["held_out_users"] > 0
+    cuts = pd.read_parquet(project / "data/split/cuts.parquet")
+    assert cuts["validation_at"].nunique() > 2  # a cut per held-out user
+    ranker = json.loads((project / "reports/ranker.json").read_text())
+    assert ranker["ranker_window"]["features_before"].startswith("each user's own")
+    assert "two_tower" in ranker["active_sources"]
+    assert json.loads((project / "reports/two_tower.json").read_text())["epochs_used"] >= 1
+
+
+def test_two_tower_off_trains_nothing_and_the_ranker_runs_without_that_source(tiny_project):
+    project = tiny_project
+    write_params(project, {"train": {"two_tower": False}})
+    out = dvc(project, "repro").stdout
+    assert ran_stages(out) - {"ingest"} == {"train_two_tower", "train_ranker", "evaluate"}, out
+    folder = project / "models/two_tower"
+    assert [p.name for p in folder.iterdir()] == ["disabled.json"]
+    marker = json.loads((folder / "disabled.json").read_text())
+    assert marker["disabled_by"] == "train.two_tower: false"
+    ranker = json.loads((project / "reports/ranker.json").read_text())
+    assert "two_tower" not in ranker["active_sources"]
+    assert ranker["sources_off"]["two_tower"].startswith("train.two_tower: false")
+    metrics = json.loads((project / "metrics/evaluation.json").read_text())
+    assert "two_tower" not in metrics and "two_stage" in metrics
+    assert sorted(metrics) == sorted(switched_on(project))
+    candidates = json.loads((project / "metrics/candidates.json").read_text())
+    assert "two_tower" not in candidates["n_per_source"]
+
+    # and back on: the switch is a param of both stages, so they run (or are restored) again
+    write_params(project, {"train": {"two_tower": True}})
+    dvc(project, "repro")
+    assert (folder / "model.json").is_file() and not (folder / "disabled.json").exists()
+    metrics = json.loads((project / "metrics/evaluation.json").read_text())
+    assert "two_tower" in metrics and sorted(metrics) == sorted(switched_on(project))
+    assert "sources_off" not in json.loads((project / "reports/ranker.json").read_text())

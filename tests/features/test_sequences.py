@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from shoprec.features.sequences import (
     BEHAVIOUR_FEATURES,
@@ -72,3 +73,28 @@ def test_item_features_follow_the_catalogue_order_and_fill_unknowns():
     assert features.top_category.tolist() == ["Home", "Home", "Grocery", "unknown"]
     assert features.brand[3] == "unknown"
     assert features.price_bucket[1] < features.price_bucket[0] < features.price_bucket[2]
+
+
+def test_user_states_take_one_cut_off_per_user():
+    users = np.array(["u2", "u1", "u3"])
+    at = pd.Timestamp("2026-01-05", tz="UTC")
+    one = user_states(events(), users, at, CATALOGUE, history_length=3)
+    same = user_states(events(), users, pd.DatetimeIndex([at] * 3), CATALOGUE, history_length=3)
+    np.testing.assert_array_equal(same.history, one.history)
+    np.testing.assert_array_equal(same.behaviour, one.behaviour)
+    # u1 at 2026-01-03 sees only a and b; each user's state is its state at its own moment
+    own = pd.DatetimeIndex(["2026-01-05", "2026-01-03", "2026-01-20"], tz="UTC")
+    states = user_states(events(), users, own, CATALOGUE, history_length=3)
+    assert states.history.tolist() == [[0, -1, -1], [1, 0, -1], [-1, -1, -1]]
+    for row, (user, moment) in enumerate(zip(users, own, strict=True)):
+        alone = user_states(events(), np.array([user]), moment, CATALOGUE, history_length=3)
+        np.testing.assert_array_equal(states.history[row], alone.history[0])
+        np.testing.assert_array_equal(states.behaviour[row], alone.behaviour[0])
+
+
+def test_per_user_cut_offs_must_match_the_users():
+    at = pd.DatetimeIndex(["2026-01-05", "2026-01-03"], tz="UTC")
+    with pytest.raises(ValueError, match="2 cut times for 3 users"):
+        user_states(events(), np.array(["u1", "u2", "u3"]), at, CATALOGUE)
+    with pytest.raises(ValueError, match="distinct"):
+        user_states(events(), np.array(["u1", "u1"]), at, CATALOGUE)

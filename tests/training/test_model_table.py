@@ -39,3 +39,16 @@ def test_create_model_unknown_name_is_a_data_error():
     with pytest.raises(DataError, match="two_tower_xl"):
         create_model("two_tower_xl")
     assert isinstance(create_model("ease", l2=3.0), EASE)
+
+
+def test_load_model_on_a_disabled_marker_names_the_switch(tmp_path: Path):
+    from shoprec.models.base import mark_disabled
+
+    folder = mark_disabled(tmp_path / "two_tower", "two_tower", "train.two_tower")
+    with pytest.raises(DataError) as caught:
+        load_model(folder)
+    assert f"{folder} is disabled by train.two_tower: false" in str(caught.value)
+    assert "set train.two_tower: true" in str(caught.value)
+    # a model saved there later wins over a marker left behind
+    MostPopular().fit(make_interactions(SMALL)).save(folder)
+    assert isinstance(load_model(folder), MostPopular)

@@ -17,9 +17,136 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from shoprec.errors import ConfigError
+from shoprec.errors import ConfigError, DataError
 
 PARTS = ("train", "validation", "test")
+CUTS_FILE = "cuts.parquet"  # beside the parts: Cuts.to_frame of every user
+
+
+def _utc(value) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _no_users() -> pd.DataFrame:
+    empty = pd.Series([], dtype="datetime64[us, UTC]", index=pd.Index([], dtype=str))
+    frame = pd.DataFrame({"validation_at": empty, "test_at": empty})
+    frame.index.name = "user_id"
+    return frame
+
+
+@dataclass(frozen=True, eq=False)
+class Cuts:
+    """When each user's validation and test periods start: the cut-offs of the split.
+
+    ``temporal``: one pair (T1, T2) for everybody, ``users`` is empty. ``leave_last_out``:
+    each held-out user's own pair (the times of their validation and test targets) in
+    ``users``; every other user (all of whose events are train) gets ``default_validation``
+    and ``default_test``, a "now" one second after the end of the data. A user's train events
+    are exactly those before ``validation_at``, their validation events those in
+    [``validation_at``, ``test_at``).
+    """
+
+    default_validation: pd.Timestamp
+    default_test: pd.Timestamp
+    # index: user_id (str); columns validation_at, test_at (UTC); only users with own cuts
+    users: pd.DataFrame = field(default_factory=_no_users)
+
+    @classmethod
+    def global_cuts(cls, validation_start, test_start) -> Cuts:
+        """One validation start and one test start for every user (``temporal``)."""
+        return cls(_utc(validation_start), _utc(test_start))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Cuts:
+        """From a table of ``user_id, validation_at, test_at`` (``to_frame``'s): users absent
+        from it get the latest cuts of the table, so users whose cuts equal those are not
+        kept apart."""
+        if frame.empty:
+            raise DataError("split cuts: the table of cut times is empty")
+        users = frame.set_index(frame["user_id"].astype(str))[["validation_at", "test_at"]]
+        users = users.apply(lambda column: pd.to_datetime(column, utc=True))
+        if users.index.has_duplicates:
+            raise DataError("split cuts: a user has more than one row of cut times")
+        latest_v, latest_t = users["validation_at"].max(), users["test_at"].max()
+        own = (users["validation_at"] != latest_v) | (users["test_at"] != latest_t)
+        users = users[own.to_numpy()]
+        users.index.name = "user_id"
+        return cls(_utc(latest_v), _utc(latest_t), users)
+
+    @property
+    def is_global(self) -> bool:
+        """True when every user has the same cuts (``temporal``)."""
+        return self.users.empty
+
+    def _global(self, which: str) -> pd.Timestamp:
+        if not self.is_global:
+            raise ValueError(
+                f"the split has a {which} cut per user (leave_last_out): use "
+                f"Cuts.{which}_at(user_ids)"
+            )
+        return self.default_validation if which == "validation" else self.default_test
+
+    @property
+    def validation_start(self) -> pd.Timestamp:
+        """The one validation start of a global split (``ValueError`` for per-user cuts)."""
+        return self._global("validation")
+
+    @property
+    def test_start(self) -> pd.Timestamp:
+        """The one test start of a global split (``ValueError`` for per-user cuts)."""
+        return self._global("test")
+
+    @property
+    def latest_validation(self) -> pd.Timestamp:
+        if self.is_global:
+            return self.default_validation
+        return max(self.default_validation, self.users["validation_at"].max())
+
+    @property
+    def latest_test(self) -> pd.Timestamp:
+        if self.is_global:
+            return self.default_test
+        return max(self.default_test, self.users["test_at"].max())
+
+    def _at(self, column: str, default: pd.Timestamp, user_ids) -> pd.DatetimeIndex:
+        ids = np.asarray(user_ids, dtype=str)
+        if self.is_global:
+            return pd.DatetimeIndex(np.full(len(ids), default.asm8)).tz_localize("UTC")
+        return pd.DatetimeIndex(self.users[column].reindex(ids).fillna(default))
+
+    def validation_at(self, user_ids) -> pd.DatetimeIndex:
+        """Each user's validation start (aligned with ``user_ids``)."""
+        return self._at("validation_at", self.default_validation, user_ids)
+
+    def test_at(self, user_ids) -> pd.DatetimeIndex:
+        """Each user's test start (aligned with ``user_ids``)."""
+        return self._at("test_at", self.default_test, user_ids)
+
+    def before_validation(self, events: pd.DataFrame) -> np.ndarray:
+        """Which rows of ``events`` are earlier than their user's validation start."""
+        return (events["timestamp"] < self.validation_at(events["user_id"])).to_numpy(bool)
+
+    def before_test(self, events: pd.DataFrame) -> np.ndarray:
+        """Which rows of ``events`` are earlier than their user's test start."""
+        return (events["timestamp"] < self.test_at(events["user_id"])).to_numpy(bool)
+
+    def in_validation(self, events: pd.DataFrame) -> np.ndarray:
+        """Which rows of ``events`` fall in their user's [validation start, test start)."""
+        at = events["timestamp"]
+        start = self.validation_at(events["user_id"])
+        return ((at >= start) & (at < self.test_at(events["user_id"]))).to_numpy(bool)
+
+    def to_frame(self, user_ids) -> pd.DataFrame:
+        """``user_id, validation_at, test_at`` of ``user_ids`` (the split writes every user)."""
+        ids = np.sort(np.unique(np.asarray(user_ids, dtype=str)))
+        return pd.DataFrame(
+            {
+                "user_id": pd.Series(ids, dtype="string"),
+                "validation_at": self.validation_at(ids),
+                "test_at": self.test_at(ids),
+            }
+        )
 
 
 @dataclass
@@ -28,16 +155,17 @@ class Split:
     validation: pd.DataFrame
     test: pd.DataFrame
     info: dict[str, object] = field(default_factory=dict)
+    cuts: Cuts | None = None
 
     def parts(self) -> dict[str, pd.DataFrame]:
         return {"train": self.train, "validation": self.validation, "test": self.test}
 
 
-def _finish(events: pd.DataFrame, part: np.ndarray, info: dict[str, object]) -> Split:
+def _finish(events: pd.DataFrame, part: np.ndarray, info: dict[str, object], cuts: Cuts) -> Split:
     frames = {name: events[part == i].reset_index(drop=True) for i, name in enumerate(PARTS)}
     info["events"] = {name: len(frame) for name, frame in frames.items()}
     info["users"] = {name: int(frame["user_id"].nunique()) for name, frame in frames.items()}
-    return Split(**frames, info=info)
+    return Split(**frames, info=info, cuts=cuts)
 
 
 def temporal_split(events: pd.DataFrame, test_days: int, validation_days: int) -> Split:
@@ -63,7 +191,7 @@ def temporal_split(events: pd.DataFrame, test_days: int, validation_days: int) -
         "data_start": start.isoformat(),
         "data_end": end.isoformat(),
     }
-    return _finish(events, part, info)
+    return _finish(events, part, info, Cuts.global_cuts(t1, t2))
 
 
 def leave_last_out_split(
@@ -84,13 +212,30 @@ def leave_last_out_split(
     t1 = pd.Series(val_cut.reindex(events["user_id"].to_numpy()).array, index=events.index)
     ts = events["timestamp"]
     part = np.where((ts >= t2).to_numpy(), 2, np.where((ts >= t1).to_numpy(), 1, 0))
+    # users not held out: all their events are train, their "now" is just after the data;
+    # a user with a test target but no validation one (min_holdout_events 1) has no validation
+    start, end = ts.min(), ts.max()
+    now = end + pd.Timedelta(seconds=1)
+    users = pd.Index(events["user_id"].astype(str).unique()).sort_values()
+    test_at = test_cut.reindex(users)
+    table = pd.DataFrame(
+        {
+            "user_id": pd.Series(users, dtype="string"),
+            "validation_at": pd.DatetimeIndex(val_cut.reindex(users).fillna(test_at).fillna(now)),
+            "test_at": pd.DatetimeIndex(test_at.fillna(now)),
+        }
+    )
     info = {
         "strategy": "leave_last_out",
         "target_event_types": list(target_event_types),
         "held_out_users": len(test_cut),
         "min_holdout_events": min_holdout_events,
+        "cuts": f"per user, data/split/{CUTS_FILE}",
+        "cut_of_users_not_held_out": now.isoformat(),
+        "data_start": start.isoformat(),
+        "data_end": end.isoformat(),
     }
-    return _finish(events, part, info)
+    return _finish(events, part, info, Cuts.from_frame(table))
 
 
 def split_events(

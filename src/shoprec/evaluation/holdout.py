@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from shoprec.config import FeatureParams, SplitParams, TargetParams
-from shoprec.data.split import Split, split_events
+from shoprec.data.split import Cuts, Split, split_events
 from shoprec.evaluation.evaluate import TestTargets, build_targets
 from shoprec.features.interactions import Interactions, build_interactions
 
@@ -22,6 +22,11 @@ class Holdout:
     history: Interactions  # before the test period: what models are fit on
     targets: TestTargets
     before_validation: Interactions  # before the validation period: for tuning
+
+    @property
+    def cuts(self) -> Cuts:
+        """Each user's validation and test start (one pair for all with ``temporal``)."""
+        return self.split.cuts
 
 
 def prepare_holdout(

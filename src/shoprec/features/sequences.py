@@ -4,7 +4,8 @@ A user state at a moment is what the user tower may know then: the last items th
 interacted with (most recent first), counts per event type, time since the previous event and
 the user's usual price level, all computed from strictly earlier events. A training example is
 the state just before an event plus that event's item; a user "now" is the state at a cut-off
-(the start of the validation or test period), so no later event can leak in.
+(the start of the validation or test period, the same for everybody or each user's own), so
+no later event can leak in.
 """
 
 from __future__ import annotations
@@ -106,19 +107,35 @@ def training_examples(
 def user_states(
     events: pd.DataFrame,
     user_ids: np.ndarray,
-    at: pd.Timestamp,
+    at: pd.Timestamp | np.ndarray | pd.Series | pd.DatetimeIndex,
     catalogue_ids: np.ndarray,
     history_length: int = 20,
 ) -> UserInputs:
-    """The state of each of ``user_ids`` at time ``at`` from its events before ``at``."""
-    earlier = events[events["timestamp"] < at]
+    """The state of each of ``user_ids`` at ``at`` from its events before ``at``: one moment
+    for everybody, or one per user (aligned with ``user_ids``, e.g. ``Cuts.validation_at``;
+    the user ids must then be distinct)."""
+    user_ids = np.asarray(user_ids, dtype=str)
+    if isinstance(at, pd.Timestamp | str) or np.ndim(at) == 0:
+        at = pd.Timestamp(at)
+        earlier = events[events["timestamp"] < at]
+        probe_at = pd.Series([at] * len(user_ids))
+    else:
+        probe_at = pd.Series(pd.DatetimeIndex(at))
+        if len(probe_at) != len(user_ids):
+            raise ValueError(f"user_states: {len(probe_at)} cut times for {len(user_ids)} users")
+        if len(np.unique(user_ids)) != len(user_ids):
+            raise ValueError("user_states: per-user cut times need distinct user ids")
+        own_cut = pd.Series(pd.DatetimeIndex(at), index=user_ids)
+        known = events[events["user_id"].isin(user_ids)]
+        cut = pd.DatetimeIndex(own_cut.reindex(known["user_id"].astype(str)))
+        earlier = known[(known["timestamp"] < cut).to_numpy(bool)]
     earlier = earlier[earlier["user_id"].isin(user_ids)]
     probes = pd.DataFrame(
         {
-            "user_id": np.asarray(user_ids, dtype=str),
+            "user_id": user_ids,
             "item_id": pd.Series([pd.NA] * len(user_ids), dtype="string"),
             "event_type": "probe",
-            "timestamp": pd.Series([at] * len(user_ids)).astype(earlier["timestamp"].dtype),
+            "timestamp": probe_at.astype(earlier["timestamp"].dtype),
             "_probe": np.arange(len(user_ids)),
         }
     )
@@ -135,7 +152,7 @@ def user_states(
     order = np.argsort(rows[rows >= 0])
     chosen = np.flatnonzero(rows >= 0)[order]
     return UserInputs(
-        user_ids=np.asarray(user_ids, dtype=str),
+        user_ids=user_ids,
         history=history[chosen],
         behaviour=behaviour[chosen],
     )

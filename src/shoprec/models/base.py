@@ -9,6 +9,7 @@ comes from a registry and must not be able to run code when it is loaded.
 from __future__ import annotations
 
 import json
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -202,3 +203,34 @@ class Recommender(ABC):
             state[key] = sp.load_npz(directory / f"{key}.npz").tocsr()
         model._set_state(state)
         return model
+
+
+# -- a model turned off in params.yaml --------------------------------------------------------
+DISABLED_FILE = "disabled.json"
+
+
+def mark_disabled(directory: str | Path, model: str, switch: str) -> Path:
+    """Make ``directory`` (emptied first) say that ``model`` was not trained because the
+    params.yaml switch ``switch`` (e.g. ``train.two_tower``) is false."""
+    directory = Path(directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    marker = {
+        "model": model,
+        "disabled_by": f"{switch}: false",
+        "reason": f"{switch} is false in params.yaml, so the stage trained nothing",
+    }
+    (directory / DISABLED_FILE).write_text(json.dumps(marker, indent=2) + "\n")
+    return directory
+
+
+def disabled_by(directory: str | Path) -> str | None:
+    """``"train.two_tower: false"`` when ``directory`` holds a disabled marker, else None."""
+    path = Path(directory) / DISABLED_FILE
+    if not path.is_file():
+        return None
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8")).get("disabled_by", "a switch"))
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return "a switch in params.yaml"

@@ -3,8 +3,13 @@
 The ranker's pair features are gathers from this snapshot. It is built from the events strictly
 before ``cut`` (later events are dropped here, whatever the caller passes), so a snapshot taken
 at the validation start can label its pairs with validation events without any leak, and the
-snapshot at the test start is what the model ranks with. Everything is a NumPy or SciPy array,
-saved with the model without pickle.
+snapshot at the test start is what the model ranks with.
+
+The cut is one moment, or one per user (``split.strategy: leave_last_out``: each user's own
+validation or test start). With per-user cuts an event counts only if it is earlier than its
+own user's cut; a user's ages and recencies are taken from that user's cut, an item's
+(popularity windows, first and last event) from the latest cut, the snapshot's ``cut``.
+Everything is a NumPy or SciPy array, saved with the model without pickle.
 """
 
 from __future__ import annotations
@@ -112,19 +117,36 @@ class Snapshot:
         return cls(**{f.name: arrays[f.name] for f in fields(cls)})
 
 
+def _per_row_cut(
+    cut: pd.Timestamp | np.ndarray | pd.DatetimeIndex, n_users: int
+) -> tuple[pd.Timestamp, pd.DatetimeIndex | None]:
+    """The latest cut, and the cut of each history row (None: one cut for everybody)."""
+    if isinstance(cut, pd.Timestamp) or np.ndim(cut) == 0:
+        return pd.Timestamp(cut), None
+    rows = pd.DatetimeIndex(cut)
+    if len(rows) != n_users:
+        raise ValueError(f"build_snapshot: {len(rows)} cut times for {n_users} history users")
+    if n_users and (rows == rows[0]).all():
+        return rows[0], None
+    return rows.max(), rows
+
+
 def build_snapshot(
     events: pd.DataFrame,
     items: pd.DataFrame,
     history: Interactions,
-    cut: pd.Timestamp,
+    cut: pd.Timestamp | np.ndarray | pd.DatetimeIndex,
     event_weights: dict[str, float],
     windows_days: list[int],
     recency_half_life_days: float,
 ) -> Snapshot:
-    """The state of every history user and catalogue item from the events before ``cut``."""
-    events = events[events["timestamp"] < cut]
+    """The state of every history user and catalogue item from the events before ``cut``: one
+    moment, or one per history user (aligned with ``history.user_ids``)."""
     catalogue = history.item_ids
     n_items, n_users = len(catalogue), history.shape[0]
+    cut, row_cut = _per_row_cut(cut, n_users)
+    if row_cut is None:
+        events = events[events["timestamp"] < cut]
     table = items.drop_duplicates("item_id").set_index("item_id").reindex(catalogue)
     item_category, category_names = _codes(table["category"])
     top = table["category"].astype("string").fillna("").str.split("/", n=1).str[0]
@@ -141,10 +163,19 @@ def build_snapshot(
     rows = history.user_positions(events["user_id"].to_numpy(dtype=str))
     cols = history.item_positions(events["item_id"].to_numpy(dtype=str))
     keep = (rows >= 0) & (cols >= 0)
+    if row_cut is not None:  # each event before its own user's cut
+        own = row_cut[np.where(keep, rows, 0)]
+        keep &= (events["timestamp"] < own).to_numpy(bool)
     events = events[keep]
     rows, cols = rows[keep].astype(np.int64), cols[keep].astype(np.int64)
     cut_s = (cut - _EPOCH).total_seconds()
     age_days = (cut - events["timestamp"]).dt.total_seconds().to_numpy() / _DAY
+    if row_cut is None:
+        user_age_days = age_days
+    else:  # a user's ages from the user's own cut
+        own = row_cut[rows]
+        user_age_days = (own - pd.DatetimeIndex(events["timestamp"])).total_seconds().to_numpy()
+        user_age_days = user_age_days / _DAY
     etype = events["event_type"].to_numpy(dtype=str)
     weight = pd.Series(etype).map(event_weights).fillna(0.0).to_numpy(dtype=np.float64)
 
@@ -177,7 +208,7 @@ def build_snapshot(
     user_items = _distinct_count(rows, cols, n_users, n_items)
     user_last = np.full(n_users, np.inf)
     if len(rows):
-        np.minimum.at(user_last, rows, age_days)
+        np.minimum.at(user_last, rows, user_age_days)
     user_last = np.where(np.isfinite(user_last), user_last, np.nan)
     log_price = item_log_price[cols].astype(np.float64)
     priced = np.isfinite(log_price)
@@ -188,8 +219,8 @@ def build_snapshot(
     )
 
     shape_c = (n_users, len(category_names))
-    days_plus = (age_days + 1.0).astype(np.float32)
-    decay = np.exp(-np.log(2.0) * age_days / recency_half_life_days)
+    days_plus = (user_age_days + 1.0).astype(np.float32)
+    decay = np.exp(-np.log(2.0) * user_age_days / recency_half_life_days)
 
     def count(mask: np.ndarray) -> sp.csr_matrix:
         return cell_matrix(rows[mask], cols[mask], np.ones(int(mask.sum())), (n_users, n_items))

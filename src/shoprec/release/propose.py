@@ -19,14 +19,16 @@ from pathlib import Path
 
 from shoprec import layout
 from shoprec.config import Params
+from shoprec.errors import ConfigError
 from shoprec.evaluation.evaluate import build_targets
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet
+from shoprec.models.base import METADATA_FILE, disabled_by
 from shoprec.registry import RegistryError
 from shoprec.registry.registry import Registry, sha256_file
 from shoprec.release.gate import GateResult, run_gate
 from shoprec.release.lineage import lineage
-from shoprec.training.model_table import BASELINES, load_model
+from shoprec.training.model_table import BASELINES, EVENT_MODELS, load_model
 
 log = logging.getLogger(__name__)
 SERVABILITY_USERS = 20
@@ -102,11 +104,34 @@ def _same_files_as(registry: Registry, name: str, model_dir: Path) -> int | None
     return None
 
 
+def _check_not_disabled(params: Params, name: str, model_dir: Path) -> None:
+    """The gate's model must be one the pipeline trains: say which switch or param to change."""
+    switched_off = getattr(params.train, name, True) is False
+    marker = None if (model_dir / METADATA_FILE).is_file() else disabled_by(model_dir)
+    if not (switched_off or marker):
+        return
+    trained = list(params.train.models) + [
+        m for m in EVENT_MODELS if getattr(params.train, m, False) is True
+    ]
+    why = (
+        f"train.{name}: false turns it off"
+        if switched_off
+        else f"{model_dir} still holds the disabled marker of {marker}"
+    )
+    raise ConfigError(
+        f"gate.model is {name}, but {why}, so there is nothing to gate; set "
+        f"train.{name}: true and run dvc repro, or set gate.model to a model the "
+        f"pipeline trains ({', '.join(trained)}), and serving.model and batch_scoring.model "
+        "to the same name to serve it"
+    )
+
+
 def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Proposal:
     root = Path(root)
     g = params.gate
     name = g.model
     model_dir = root / layout.MODELS / name
+    _check_not_disabled(params, name, model_dir)
     model = load_model(model_dir)
     existing = _same_files_as(registry, name, model_dir)
     if existing is not None:

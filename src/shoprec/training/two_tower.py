@@ -1,12 +1,16 @@
 """Train the two-tower model on the split, the way the pipeline and the benchmarks do.
 
 1. Fit on events before the validation period; after each epoch, score validation users
-   (their state at the validation start) with the project's own metric code and stop early
+   (their state at their validation start) with the project's own metric code and stop early
    on Recall@K.
 2. With ``refit``, train again on train + validation events for the best number of epochs,
    so that the model knows the weeks just before the test period as the baselines do.
 3. Embed every catalogue item (items never seen in training are placed by their content)
-   and every user of the before-test history at the test start.
+   and every user of the before-test history at their test start.
+
+"The validation start" and "the test start" are each user's own (``inputs.cuts``): one moment
+for everybody with ``split.strategy: temporal``, the times of the user's held-out validation
+and test targets with ``leave_last_out``.
 """
 
 from __future__ import annotations
@@ -71,13 +75,17 @@ def fit_two_tower(
 ) -> tuple[EmbeddingRecommender, dict[str, Any], EmbeddingRecommender]:
     """Fit, early-stop, refit and embed.
 
-    Returns the ranking model (users at the test start, after the refit), a training report,
+    Returns the ranking model (users at their test start, after the refit), a training report,
     and the first fit's model over the before-validation history with its users embedded at
-    the validation start (the two-stage ranker is trained there).
+    their validation start (the two-stage ranker is trained there).
     """
     train, validation, items = inputs.train, inputs.validation, inputs.items
     before_validation, before_test = inputs.before_validation, inputs.before_test
-    validation_start, test_start = inputs.validation_start, inputs.test_start
+    cuts = inputs.cuts
+    # each user's own window, whatever the caller passes: train before the validation start,
+    # validation in [validation start, test start)
+    train = train[cuts.before_validation(train)]
+    validation = validation[cuts.in_validation(validation)]
     event_weights = inputs.event_weights
     relevant_event_types = inputs.targets.relevant_event_types
     repeat_purchases = inputs.targets.repeat_purchases
@@ -92,9 +100,8 @@ def fit_two_tower(
     targets = build_targets(validation, before_validation, relevant_event_types, repeat_purchases)
     validate = None
     if len(targets.user_rows):
-        states = user_states(
-            train, before_validation.user_ids[targets.user_rows], validation_start, catalogue, L
-        )
+        ids = before_validation.user_ids[targets.user_rows]
+        states = user_states(train, ids, cuts.validation_at(ids), catalogue, L)
         validate = _validation_scorer(
             targets, before_validation, states, content, params.early_stopping_k
         )
@@ -110,11 +117,10 @@ def fit_two_tower(
     report["validation_users"] = len(targets.user_rows)
     best_epochs = int(history.get("best_epoch", params.epochs - 1)) + 1
     # The first fit's view at the validation start: what the two-stage ranker learns from.
+    ids = before_validation.user_ids
     at_validation = EmbeddingRecommender.from_embeddings(
         before_validation,
-        model.user_embeddings(
-            user_states(train, before_validation.user_ids, validation_start, catalogue, L)
-        ),
+        model.user_embeddings(user_states(train, ids, cuts.validation_at(ids), catalogue, L)),
         model.item_embeddings(content),
         **params.model_dump(),
     )
@@ -130,7 +136,8 @@ def fit_two_tower(
     report["epochs_used"] = best_epochs
     report["items_seen_in_training"] = int(trained.sum())
 
-    final_states = user_states(history_events, before_test.user_ids, test_start, catalogue, L)
+    ids = before_test.user_ids
+    final_states = user_states(history_events, ids, cuts.test_at(ids), catalogue, L)
     recommender = EmbeddingRecommender.from_embeddings(
         before_test,
         model.user_embeddings(final_states),

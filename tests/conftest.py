@@ -167,10 +167,23 @@ def two_tower_fit(two_tower_shop):
     return fit_two_tower(tiny.training_inputs(two_tower_shop), params)
 
 
+@pytest.fixture(scope="session")
+def sequential_fit(tiny_shop):
+    """``(model, report, at_validation)`` of ``fit_sequential`` on ``tiny_shop`` (TensorFlow:
+    only for tests marked slow)."""
+    from shoprec.config import SequentialParams
+    from shoprec.training.sequential import fit_sequential
+
+    params = SequentialParams(
+        embedding_dim=16, max_length=10, blocks=1, heads=2, epochs=3, batch_size=64
+    )
+    return fit_sequential(tiny.training_inputs(tiny_shop), params)
+
+
 # -- slow means slow: what a test not marked slow may not do ---------------------------------
 # Tests of the two-tower network train TensorFlow in every module; their files are another
 # engineer's, so they are marked here.
-TENSORFLOW_TEST_PATHS = ("tests/models/two_tower/",)
+TENSORFLOW_TEST_PATHS = ("tests/models/two_tower/", "tests/models/sequential/")
 HEAVY_MODULES = ("tensorflow", "keras")
 
 

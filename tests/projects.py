@@ -27,8 +27,22 @@ TINY_PARAMS = {
             "epochs": 2,
             "user_hash_bins": 2000,
         },
+        "sequential": {
+            "embedding_dim": 16,
+            "max_length": 10,
+            "blocks": 1,
+            "batch_size": 128,
+            "epochs": 2,
+            "title_hash_bins": 1024,
+        },
         "two_stage": {
-            "candidates": {"two_tower": 30, "itemknn": 30, "ease": 30, "covisit": 20},
+            "candidates": {
+                "two_tower": 30,
+                "sequential": 30,
+                "itemknn": 30,
+                "ease": 30,
+                "covisit": 20,
+            },
             "booster": {"num_boost_round": 60, "early_stopping_rounds": 10},
         },
     },

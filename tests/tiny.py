@@ -58,7 +58,7 @@ TARGETS = TargetParams()
 SPLIT = SplitParams(test_days=7, validation_days=7)
 # the two-stage model of the unit tests: few candidates, a short boosting run
 TWO_STAGE = TwoStageParams(
-    candidates={"two_tower": 40, "itemknn": 40, "ease": 40, "covisit": 30},
+    candidates={"two_tower": 40, "sequential": 40, "itemknn": 40, "ease": 40, "covisit": 30},
     booster={"num_boost_round": 80, "early_stopping_rounds": 15},
 )
 
@@ -80,11 +80,33 @@ def make_shop(users: int = 500, items: int = 300, days: int = 28, seed: int = 5)
     }
 
 
+# leave_last_out: each user's last two targets held out, at the user's own cut times. In the
+# synthetic shop a target's item is viewed just before it, so the held-out targets count only
+# with repeats.
+LEAVE_LAST_OUT = SplitParams(strategy="leave_last_out")
+REPEATS = TargetParams(repeat_purchases=True)
+
+
+def leave_last_out_shop(events: pd.DataFrame, catalogue: pd.DataFrame) -> dict:
+    """``events`` split leave-last-out (per-user cuts, repeats counted), like ``make_shop``."""
+    from shoprec.evaluation.holdout import prepare_holdout
+
+    holdout = prepare_holdout(events, catalogue, LEAVE_LAST_OUT, FeatureParams(), REPEATS)
+    return {"events": events, "items": catalogue, "holdout": holdout, "targets": REPEATS}
+
+
+def make_leave_last_out_shop(users: int = 150, items: int = 80, days: int = 21, seed: int = 7):
+    from shoprec.data.synthetic import generate_shop
+
+    return leave_last_out_shop(*generate_shop(users=users, items=items, days=days, seed=seed))
+
+
 def training_inputs(shop: dict, train=None, validation=None):
     from shoprec.training.inputs import TrainingInputs
 
     h = shop["holdout"]
-    inputs = TrainingInputs.from_holdout(h, shop["items"], TARGETS, WEIGHTS)
+    targets = shop.get("targets", TARGETS)
+    inputs = TrainingInputs.from_holdout(h, shop["items"], targets, WEIGHTS)
     return dataclasses.replace(
         inputs,
         train=h.split.train if train is None else train,
@@ -101,6 +123,26 @@ def random_two_tower(history: Interactions, seed: int) -> EmbeddingRecommender:
     return EmbeddingRecommender.from_embeddings(history, users, items)
 
 
+def random_sequential(history: Interactions, seed: int, length: int = 5):
+    """Stand-in sequential vectors (no network), for two-stage tests without TensorFlow."""
+    from shoprec.features.event_sequences import EventSequences
+    from shoprec.models.sequential.recommender import SequentialRecommender
+
+    rng = np.random.default_rng(seed)
+    n_users, n_items = history.shape
+    sequences = EventSequences(
+        history.user_ids,
+        np.full((n_users, length), -1, dtype=np.int32),
+        np.zeros((n_users, length), dtype=np.int8),
+    )
+    return SequentialRecommender.from_parts(
+        history,
+        rng.normal(size=(n_users, 8)).astype(np.float32),
+        rng.normal(size=(n_items, 8)).astype(np.float32),
+        sequences,
+    )
+
+
 def fit_tiny_two_stage(shop: dict, train=None, validation=None, params: TwoStageParams = TWO_STAGE):
     """``fit_two_stage`` on the shop, with stand-in two-tower vectors: ``(model, report)``."""
     from shoprec.training.two_stage import fit_two_stage as fit
@@ -113,6 +155,8 @@ def fit_tiny_two_stage(shop: dict, train=None, validation=None, params: TwoStage
         DEFAULTS.ease,
         two_tower_at_validation=random_two_tower(h.before_validation, 1),
         two_tower_at_test=random_two_tower(h.history, 2),
+        sequential_at_validation=random_sequential(h.before_validation, 3),
+        sequential_at_test=random_sequential(h.history, 4),
     )
 
 

@@ -60,8 +60,18 @@ class OnlineRetailSource(_Strict):
     path: Path
 
 
+class S3RecSource(_Strict):
+    """Sequence files in the S3-Rec format (``user item item …`` per line), e.g. Amazon Toys;
+    ``attributes`` defaults to ``<stem>_item2attributes.json`` beside ``path``."""
+
+    source: Literal["s3rec"]
+    path: Path
+    attributes: Path | None = None
+
+
 DataSource = Annotated[
-    SyntheticSource | FilesSource | OnlineRetailSource, Field(discriminator="source")
+    SyntheticSource | FilesSource | OnlineRetailSource | S3RecSource,
+    Field(discriminator="source"),
 ]
 
 
@@ -107,7 +117,15 @@ class TrainParams(_Strict):
         default_factory=lambda: ["most_popular", "itemknn", "ease"], min_length=1
     )
     two_tower: bool = True
+    sequential: bool = True
     two_stage: bool = True
+
+    def evaluated(self) -> list[str]:
+        """Every model the evaluate stage scores: the baselines, then each switched-on model
+        trained from events by its own stage."""
+        switches = {"two_tower": self.two_tower, "sequential": self.sequential}
+        switches["two_stage"] = self.two_stage
+        return list(self.models) + [name for name, on in switches.items() if on]
 
 
 class TwoTowerParams(_Strict):
@@ -129,10 +147,34 @@ class TwoTowerParams(_Strict):
     seed: int = 42
 
 
+class SequentialParams(_Strict):
+    """The SASRec-style sequential model (see shoprec.models.sequential)."""
+
+    embedding_dim: PositiveInt = 64
+    max_length: PositiveInt = 50  # recent events the model attends over
+    blocks: PositiveInt = 2
+    heads: PositiveInt = 2
+    dropout: float = Field(0.3, ge=0, lt=1)
+    id_dropout: float = Field(0.1, ge=0, lt=1)
+    learning_rate: PositiveFloat = 0.002
+    batch_size: PositiveInt = 256  # x4 (and mixed precision) when TensorFlow sees a GPU
+    epochs: PositiveInt = 30  # at most; early stopping on validation NDCG@10
+    patience: PositiveInt = 3
+    full_softmax_max_items: PositiveInt = 50_000  # above this: sampled softmax
+    sampled_negatives: PositiveInt = 500  # shared per batch, logQ-corrected
+    max_windows_per_user: PositiveInt = 8  # training windows of max_length + 1 events per user
+    n_price_buckets: PositiveInt = 16
+    title_hash_bins: PositiveInt = 2**15
+    early_stopping_k: PositiveInt = 10
+    refit: bool = True  # retrain on train + validation for the best epochs
+    seed: int = 42
+
+
 class CandidateSizes(_Strict):
     """How many items each retrieval source proposes per user (0 turns a source off)."""
 
     two_tower: NonNegativeInt = 100
+    sequential: NonNegativeInt = 100
     itemknn: NonNegativeInt = 100
     ease: NonNegativeInt = 100
     covisit: NonNegativeInt = 50
@@ -176,6 +218,10 @@ class TwoStageParams(_Strict):
     booster: BoosterParams = BoosterParams()
     device: Literal["auto", "cpu", "cuda"] = "auto"
     reasons: PositiveInt = 3
+    # items without any history at the cut, proposed by a content-aware source (two_tower,
+    # sequential), keep that source's rank in the final list: the ranker's popularity
+    # features cannot bury the cold-start ability of those sources
+    cold_items_at_source_rank: bool = True
     seed: int = 42
 
 
@@ -184,6 +230,7 @@ class ModelParams(_Strict):
     itemknn: ItemKNNParams = ItemKNNParams()
     ease: EASEParams = EASEParams()
     two_tower: TwoTowerParams = TwoTowerParams()
+    sequential: SequentialParams = SequentialParams()
     two_stage: TwoStageParams = TwoStageParams()
 
 

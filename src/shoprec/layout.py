@@ -25,6 +25,9 @@ VALIDATION_BASELINE = VALIDATION_REPORT / "baseline.json"
 
 TWO_TOWER_AT_VALIDATION = MODELS / "two_tower" / "at_validation_start"
 TWO_STAGE = MODELS / "two_stage"
+SEQUENTIAL = MODELS / "sequential"
+SEQUENTIAL_AT_VALIDATION = SEQUENTIAL / "at_validation_start"
+SEQUENTIAL_SAVEDMODEL = SEQUENTIAL / "savedmodel"  # <version>/saved_model.pb, as TF Serving loads
 CANDIDATE_RECALL = METRICS / "candidates.json"
 
 EVALUATION_METRICS = METRICS / "evaluation.json"

@@ -2,8 +2,8 @@
 ranks the same, its files hold no pickle, and it never recommends an item the user has seen.
 
 The baselines are fit on the tiny shop with non-default parameters (so that a parameter lost
-on the way to disk shows); the two-tower and two-stage models come from the session fixtures of
-tests/conftest.py, so each is trained once per run.
+on the way to disk shows); the two-tower, sequential and two-stage models come from the session
+fixtures of tests/conftest.py, so each is trained once per run.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
 EVERY_MODEL = [*MODELS, *(m for m in EVENT_MODELS if m not in MODELS)]
-SLOW = {"two_tower"}  # trained with TensorFlow
+SLOW = {"two_tower", "sequential"}  # trained with TensorFlow
 PARAMS = {
     "most_popular": {"measure": "weight"},
     "itemknn": {"neighbors": 3, "shrinkage": 1.5},
@@ -41,7 +41,14 @@ def every_model():
 
 
 def test_the_contract_covers_every_model_of_the_table():
-    assert set(EVERY_MODEL) == {"most_popular", "itemknn", "ease", "two_tower", "two_stage"}
+    assert set(EVERY_MODEL) == {
+        "most_popular",
+        "itemknn",
+        "ease",
+        "two_tower",
+        "sequential",
+        "two_stage",
+    }
     assert set(BASELINES) <= set(PARAMS)
 
 
@@ -62,6 +69,8 @@ def model(request, name):
         return request.getfixturevalue("two_tower_fit")[0]
     if name == "two_stage":
         return request.getfixturevalue("two_stage_fit")[0]
+    if name == "sequential":
+        return request.getfixturevalue("sequential_fit")[0]
     raise AssertionError(f"no fixture for {name}: add it to the contract")
 
 

@@ -25,7 +25,7 @@ def stage(
         str,
         typer.Argument(
             help="ingest | validate | split | features | train | train_two_tower | "
-            "train_ranker | evaluate"
+            "train_sequential | train_ranker | evaluate"
         ),
     ],
     model: Annotated[str | None, typer.Argument(help="With train: the model to fit.")] = None,

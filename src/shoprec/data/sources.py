@@ -6,7 +6,13 @@ each with its reason, so that rows read = rows used + rows quarantined, always.
 
 from __future__ import annotations
 
-from shoprec.config import DataSource, FilesSource, OnlineRetailSource, SyntheticSource
+from shoprec.config import (
+    DataSource,
+    FilesSource,
+    OnlineRetailSource,
+    S3RecSource,
+    SyntheticSource,
+)
 from shoprec.data.raw_table import SourceData
 from shoprec.data.schema import coerce_events, coerce_items
 from shoprec.data.tables import read_table
@@ -45,4 +51,8 @@ def load_source(spec: DataSource) -> SourceData:
         from shoprec.data.online_retail import read_online_retail
 
         return read_online_retail(spec.path)
+    if isinstance(spec, S3RecSource):
+        from shoprec.data.s3rec import read_s3rec
+
+        return read_s3rec(spec.path, spec.attributes)
     raise TypeError(f"unknown data source {spec!r}")  # pragma: no cover - pydantic guards this

@@ -1,6 +1,7 @@
 """First stage: the top-N items of several retrieval sources, merged into one candidate set.
 
-Sources (``SOURCES``): the two-tower vectors, ItemKNN and EASE over the interaction history,
+Sources (``SOURCES``): the two-tower vectors, the sequential model (its next-item
+probabilities from the user's last events), ItemKNN and EASE over the interaction history,
 session co-visitation over the user's recent items, recent popularity, and recent popularity
 inside the categories the user shops. Each source scores the whole catalogue for a batch of
 users; its top N (per source, from ``params.yaml``) join the union, and each candidate keeps
@@ -22,12 +23,16 @@ from shoprec.ranking.snapshot import Snapshot
 
 SOURCES: tuple[str, ...] = (
     "two_tower",
+    "sequential",
     "itemknn",
     "ease",
     "covisit",
     "popular_recent",
     "popular_category",
 )
+# Sources that place an item by its content too, so they can propose items nobody has
+# interacted with yet (cold start).
+CONTENT_SOURCES: tuple[str, ...] = ("two_tower", "sequential")
 # Sources whose score sums item-to-item weights over the user's history: each candidate of
 # theirs has a "seed", the history item that contributed most.
 ITEM_TO_ITEM: tuple[str, ...] = ("itemknn", "ease", "covisit")
@@ -45,6 +50,8 @@ class CandidateSources:
     covisit: sp.csr_matrix | None = None
     user_vectors: np.ndarray | None = None  # two-tower, one row per history user
     item_vectors: np.ndarray | None = None
+    sequence_user_vectors: np.ndarray | None = None  # sequential, one row per history user
+    sequence_item_vectors: np.ndarray | None = None
 
     @property
     def active(self) -> list[str]:
@@ -55,6 +62,11 @@ class CandidateSources:
         snap = self.snapshot
         if source == "two_tower":
             return self.user_vectors[rows] @ self.item_vectors.T
+        if source == "sequential":  # the softmax over the catalogue: > 0, comparable across users
+            logits = self.sequence_user_vectors[rows] @ self.sequence_item_vectors.T
+            logits -= logits.max(axis=1, keepdims=True)
+            probability = np.exp(logits)
+            return probability / probability.sum(axis=1, keepdims=True)
         if source == "itemknn":
             return (self.history.matrix[rows] @ self.itemknn).toarray()
         if source == "ease":

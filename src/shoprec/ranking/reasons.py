@@ -73,6 +73,8 @@ def _text(kind: str, snap: Snapshot, user: int, item: int, values: dict[str, flo
     category = snap.category_names[snap.item_category[item]]
     if kind == "two_tower":
         return "matches what you have been browsing"
+    if kind == "sequential":
+        return "often chosen next after what you just did"
     if kind == "popular_recent":
         window = int(snap.windows[len(snap.windows) // 2])
         return f"popular in the last {window} days"

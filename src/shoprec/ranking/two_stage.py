@@ -9,6 +9,7 @@ UBJ) and ``model.json``.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from shoprec.models.base import Recommender, top_k
 from shoprec.ranking import ranker
 from shoprec.ranking.candidates import (
     ITEM_TO_ITEM,
+    SOURCES,
     Candidates,
     CandidateSources,
     generate_candidates,
@@ -31,8 +33,49 @@ from shoprec.ranking.reasons import explain_pair
 from shoprec.ranking.snapshot import Snapshot
 
 BOOSTER_FILE = "ranker.ubj"
-_SOURCE_ARRAYS = ("itemknn", "ease", "covisit", "user_vectors", "item_vectors")
+_SOURCE_ARRAYS = (
+    "itemknn",
+    "ease",
+    "covisit",
+    "user_vectors",
+    "item_vectors",
+    "sequence_user_vectors",
+    "sequence_item_vectors",
+)
 _FALLBACK = -1.0e6  # below every ranker score: non-candidates rank after all candidates
+
+
+def _merged_scores(predicted: np.ndarray, fixed: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """One user's candidate scores: the ``fixed`` ones placed at their ``ranks`` (1-based)
+    among the others, which keep the ranker's order and scores."""
+    others = np.flatnonzero(~fixed)
+    others = others[np.argsort(-predicted[others], kind="stable")]
+    pinned = np.flatnonzero(fixed)
+    pinned = pinned[np.argsort(ranks[pinned], kind="stable")]
+    order, o, q = [], 0, 0
+    while o < len(others) or q < len(pinned):
+        if q < len(pinned) and (o >= len(others) or ranks[pinned[q]] <= len(order) + 1):
+            order.append(pinned[q])
+            q += 1
+        else:
+            order.append(others[o])
+            o += 1
+    scores = predicted.astype(np.float64).copy()
+    floor = None  # the score of the next item in the final order
+    previous_other = np.full(len(order), np.inf)  # score of the nearest "other" before
+    best = np.inf
+    for position, index in enumerate(order):
+        previous_other[position] = best
+        if not fixed[index]:
+            best = predicted[index]
+    for position in range(len(order) - 1, -1, -1):
+        index = order[position]
+        if fixed[index]:
+            above = previous_other[position]
+            below = floor if floor is not None else (above - 2.0 if np.isfinite(above) else 0.0)
+            scores[index] = below + 1.0 if not np.isfinite(above) else (above + below) / 2.0
+        floor = scores[index]
+    return scores
 
 
 class TwoStageRecommender(Recommender):
@@ -77,7 +120,35 @@ class TwoStageRecommender(Recommender):
         """The candidates of ``user_rows``, their features and the ranker's scores."""
         candidates = self.candidates(user_rows, exclude_seen)
         x = pair_features(self._sources().snapshot, user_rows, candidates)
-        return candidates, x, ranker.predict(self.booster, x, self.names)
+        predicted = ranker.predict(self.booster, x, self.names)
+        if self.params.get("cold_items_at_source_rank", False):
+            predicted = self._cold_items_at_source_rank(candidates, predicted)
+        return candidates, x, predicted
+
+    def _cold_items_at_source_rank(self, candidates: Candidates, predicted: np.ndarray):
+        """Scores in which every cold candidate (no history at the cut) proposed by the
+        content-aware source ``cold_items_source`` (picked on the validation targets) sits at
+        its rank there, the others in the ranker's order.
+
+        A cold item at source rank r lands at final position r, so the two-stage list holds
+        every cold item that source's own top K holds: its cold-item recall@K is at least the
+        source's."""
+        snap = self._sources().snapshot
+        source = self.params.get("cold_items_source")
+        if source not in SOURCES:
+            return predicted
+        ranks = candidates.source_ranks[:, SOURCES.index(source)]
+        ranks = np.where(np.isnan(ranks), np.inf, ranks)
+        cold = (snap.item_users[-1][candidates.item] == 0) & np.isfinite(ranks)
+        if not cold.any():
+            return predicted
+        out = predicted.astype(np.float64).copy()
+        bounds = np.flatnonzero(np.r_[True, np.diff(candidates.user) != 0, True])
+        for begin, end in itertools.pairwise(bounds):
+            if not cold[begin:end].any():
+                continue
+            out[begin:end] = _merged_scores(predicted[begin:end], cold[begin:end], ranks[begin:end])
+        return out.astype(np.float32)
 
     def score(self, history: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError("two_stage ranks known users (score_users)")

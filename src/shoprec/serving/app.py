@@ -97,7 +97,8 @@ class SessionStore:
         self._events: OrderedDict[str, deque] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, user_id: str, items: list[int]) -> int:
+    def add(self, user_id: str, items: list[tuple[int, str]]) -> int:
+        """Append ``(item position, event type)`` pairs to the user's session."""
         with self._lock:
             queue = self._events.pop(user_id, None) or deque(maxlen=self.per_user)
             queue.extend(items)
@@ -106,10 +107,14 @@ class SessionStore:
                 self._events.popitem(last=False)
             return len(queue)
 
-    def items(self, user_id: str) -> list[int]:
+    def entries(self, user_id: str) -> list[tuple[int, str]]:
+        """The user's session, oldest first: ``(item position, event type)`` pairs."""
         with self._lock:
             queue = self._events.get(user_id)
             return list(queue) if queue else []
+
+    def items(self, user_id: str) -> list[int]:
+        return [item for item, _ in self.entries(user_id)]
 
     def clear(self) -> None:  # item indices belong to one model version
         with self._lock:
@@ -238,8 +243,10 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
         model = served()
         if isinstance(model, JSONResponse):
             return model
-        session = sessions.items(user_id)
-        result = model.recommend(user_id, k, exclude_seen, category, session)
+        entries = sessions.entries(user_id)
+        session = [item for item, _ in entries]
+        kinds = [kind for _, kind in entries]
+        result = model.recommend(user_id, k, exclude_seen, category, session, kinds)
         if result.fallback:
             metrics.fallbacks.inc()
         return JSONResponse(
@@ -290,7 +297,10 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
         ]
         if unknown:
             return _error(422, "unknown items", unknown[:10])
-        kept = sessions.add(batch.user_id, positions)
+        kept = sessions.add(
+            batch.user_id,
+            [(p, e.event_type) for p, e in zip(positions, batch.events, strict=True)],
+        )
         return {"user_id": batch.user_id, "accepted": len(positions), "session_events": kept}
 
     @app.get("/healthz")

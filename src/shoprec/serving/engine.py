@@ -66,6 +66,8 @@ class ServedModel:
         known = served.model.history.user_ids
         if len(known):  # warm up, and fail here rather than on the first request
             served.recommend(str(known[0]), 1)
+            if hasattr(model, "score_sequences"):  # load the network now, not on a request
+                served.recommend(str(known[0]), 1, session=[0], session_kinds=["view"])
         return served
 
     # -- users --------------------------------------------------------------------------
@@ -79,6 +81,7 @@ class ServedModel:
         exclude_seen: bool = True,
         category: str | None = None,
         session: list[int] | None = None,
+        session_kinds: list[str] | None = None,
     ) -> Recommendations:
         row = int(self.model.history.user_positions([user_id])[0])
         allowed = self.catalogue.in_category(category) if category else None
@@ -86,11 +89,15 @@ class ServedModel:
             return Recommendations(self._popular(k, allowed), fallback=True)
         session = session or []
         fetch = k if allowed is None and not session else min(self.catalogue.n_model_items, 20 * k)
-        listed = self._model_list(row, user_id, fetch, exclude_seen)
         hidden = set(session) if exclude_seen else set()
-        listed = [e for e in listed if e[0] not in hidden]
-        if session:
-            listed = self._blend_session(listed, session, fetch, hidden, row, exclude_seen)
+        if session and hasattr(self.model, "score_sequences"):
+            # a sequential model reads the session itself: its next-item scores after it
+            listed = self._sequence_list(row, session, session_kinds, fetch, hidden, exclude_seen)
+        else:
+            listed = self._model_list(row, user_id, fetch, exclude_seen)
+            listed = [e for e in listed if e[0] not in hidden]
+            if session:
+                listed = self._blend_session(listed, session, fetch, hidden, row, exclude_seen)
         if allowed is not None:
             listed = [e for e in listed if allowed[e[0]]]
             if len(listed) < k:  # fill from the category's popular items
@@ -120,6 +127,25 @@ class ServedModel:
         return [
             (int(i), float(s), "model", [])
             for i, s in zip(idx[0], scores[0], strict=True)
+            if i >= 0
+        ]
+
+    def _sequence_list(self, row, session, kinds, k, hidden, exclude_seen) -> list[tuple]:
+        """The sequential model's top ``k`` with the session appended to the user's events."""
+        from shoprec.features.event_sequences import EVENT_CODES
+
+        codes = [EVENT_CODES.get(kind, EVENT_CODES["view"]) for kind in (kinds or [])]
+        codes += [EVENT_CODES["view"]] * (len(session) - len(codes))
+        sequences = self.model.session_sequences(np.array([row]), [session], [codes])
+        scores = self.model.score_sequences(sequences)
+        if exclude_seen:
+            scores[0, self._by_user[row].indices] = -np.inf
+            scores[0, list(hidden)] = -np.inf
+        idx, best = top_k(scores, k)
+        reason = [{"kind": "session", "text": "follows what you just did"}]
+        return [
+            (int(i), float(s), "model", reason)
+            for i, s in zip(idx[0], best[0], strict=True)
             if i >= 0
         ]
 

@@ -24,18 +24,35 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "features": ("features", "validation.features_suite", "validation.max_feature_value"),
     "train": ("models.{model}",),
     "train_two_tower": (
+        "train.two_tower",
         "models.two_tower",
         "features.event_weights",
         "targets",
     ),
+    "train_sequential": (
+        "train.sequential",
+        "models.sequential",
+        "features.event_weights",
+        "targets",
+    ),
     "train_ranker": (
+        "train.two_stage",
+        "train.two_tower",
+        "train.sequential",
         "models.two_stage",
         "models.itemknn",
         "models.ease",
         "features.event_weights",
         "targets",
     ),
-    "evaluate": ("train.models", "train.two_tower", "train.two_stage", "targets", "evaluation"),
+    "evaluate": (
+        "train.models",
+        "train.two_tower",
+        "train.sequential",
+        "train.two_stage",
+        "targets",
+        "evaluation",
+    ),
 }
 
 log = logging.getLogger("shoprec.stages")

@@ -36,15 +36,22 @@ def run(params: Params) -> dict:
     test = read_parquet(layout.SPLIT / "test.parquet")
     targets = build_targets(test, history, t.relevant_event_types, t.repeat_purchases)
     if len(targets.user_rows) == 0:
+        repeats = targets.info.get("target_pairs_before_repeat_filter", 0)
+        advice = (
+            f"all {repeats} test target pairs are items their users had before (e.g. viewed, "
+            "as leave_last_out's held-out targets often are): set targets.repeat_purchases: "
+            "true to count them"
+            if repeats and not t.repeat_purchases
+            else "check the split and targets params"
+        )
         raise DataError(
             "evaluate: no test user has a relevant test-period interaction "
-            f"(event types {t.relevant_event_types}); check the split and targets params"
+            f"(event types {t.relevant_event_types}); {advice}"
         )
     log.info("evaluating on %d users, %d target pairs", len(targets.user_rows), targets.targets.nnz)
     ks = sorted(set(p.ks))
     metrics, intervals, cold = {}, {}, {}
-    models = list(params.train.models) + (["two_tower"] if params.train.two_tower else [])
-    models += ["two_stage"] if params.train.two_stage else []
+    models = params.train.evaluated()
     candidates = {}
     for name in models:
         model = load_model(layout.MODELS / name)

@@ -1,9 +1,12 @@
 """Stage ``train_ranker``: the two-stage model, candidates from every source ranked by XGBoost.
 
 Learns at the validation start (features from the events before it, labels from the
-validation period) and saves the model assembled at the test start to ``models/two_stage``;
-``reports/ranker.json`` records the ranker's window, the candidate recall of each source at
-the validation start, the training curve and the feature importance.
+validation period; each user's own with ``split.strategy: leave_last_out``) and saves the
+model assembled at the test start to ``models/two_stage``; ``reports/ranker.json`` records the
+ranker's window, the candidate recall of each source at the validation start, the training
+curve and the feature importance. With ``train.two_tower: false`` the two-tower source is off
+(the report's ``sources_off`` says so); with ``train.two_stage: false`` it trains nothing and
+``models/two_stage`` holds only ``disabled.json``.
 """
 
 from __future__ import annotations
@@ -12,28 +15,37 @@ import logging
 
 from shoprec import layout
 from shoprec.config import Params
-from shoprec.errors import DataError
-from shoprec.io import read_json, write_json
+from shoprec.io import write_json
 from shoprec.stages import without_keys
+from shoprec.stages.disabled import clear_disabled, skip_disabled
 from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import load_model
 from shoprec.training.two_stage import fit_two_stage
 
 log = logging.getLogger(__name__)
+REPORT = layout.REPORTS / "ranker.json"
 
 
 def run(params: Params) -> dict:
-    split = read_json(layout.REPORTS / "split.json")
-    if split.get("strategy") != "temporal":
-        raise DataError(
-            "train_ranker: needs split.strategy temporal (the ranker learns at the validation "
-            "start); set train.two_stage: false for leave_last_out"
-        )
+    if not params.train.two_stage:
+        return skip_disabled("two_stage", "train.two_stage", layout.TWO_STAGE, REPORT)
+    clear_disabled(layout.TWO_STAGE)
     p = params.models.two_stage
     at_validation = at_test = None
-    if p.candidates.two_tower > 0:
+    sources_off = {}
+    if p.candidates.two_tower > 0 and not params.train.two_tower:
+        sources_off["two_tower"] = "train.two_tower: false (no two-tower model was trained)"
+        log.info("two_stage: the two_tower source is off: train.two_tower is false")
+    elif p.candidates.two_tower > 0:
         at_test = load_model(layout.MODELS / "two_tower")
         at_validation = load_model(layout.TWO_TOWER_AT_VALIDATION)
+    sequential_at_validation = sequential_at_test = None
+    if p.candidates.sequential > 0 and not params.train.sequential:
+        sources_off["sequential"] = "train.sequential: false (no sequential model was trained)"
+        log.info("two_stage: the sequential source is off: train.sequential is false")
+    elif p.candidates.sequential > 0:
+        sequential_at_test = load_model(layout.SEQUENTIAL)
+        sequential_at_validation = load_model(layout.SEQUENTIAL_AT_VALIDATION)
     model, report = fit_two_stage(
         TrainingInputs.from_project(params),
         p,
@@ -41,7 +53,11 @@ def run(params: Params) -> dict:
         params.models.ease,
         two_tower_at_validation=at_validation,
         two_tower_at_test=at_test,
+        sequential_at_validation=sequential_at_validation,
+        sequential_at_test=sequential_at_test,
     )
+    if sources_off:
+        report["sources_off"] = sources_off
     log.info(
         "two_stage: ranker on %s, %d rounds, %d pairs of %d users, in %.1f s",
         report["ranker"]["device"],
@@ -52,5 +68,5 @@ def run(params: Params) -> dict:
     )
     model.save(layout.TWO_STAGE)
     varying = ("seconds", "training_seconds", "device")
-    write_json(layout.REPORTS / "ranker.json", without_keys(report, varying))
+    write_json(REPORT, without_keys(report, varying))
     return report

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from shoprec.errors import DataError
-from shoprec.models.base import FORMAT_VERSION, METADATA_FILE, Recommender
+from shoprec.models.base import FORMAT_VERSION, METADATA_FILE, Recommender, disabled_by
 from shoprec.models.ease import EASE
 from shoprec.models.embedding import EmbeddingRecommender
 from shoprec.models.itemknn import ItemKNN
@@ -19,7 +19,7 @@ MODELS: dict[str, type[Recommender]] = {
 }
 BASELINES: tuple[str, ...] = ("most_popular", "itemknn", "ease")
 # Trained from events by their own stage, not by train@<model>.
-EVENT_MODELS: tuple[str, ...] = ("two_tower", "two_stage")
+EVENT_MODELS: tuple[str, ...] = ("two_tower", "sequential", "two_stage")
 
 
 def model_class(name: str) -> type[Recommender] | None:
@@ -29,6 +29,10 @@ def model_class(name: str) -> type[Recommender] | None:
         from shoprec.ranking.two_stage import TwoStageRecommender
 
         return TwoStageRecommender
+    if name == "sequential":
+        from shoprec.models.sequential.recommender import SequentialRecommender
+
+        return SequentialRecommender
     return MODELS.get(name)
 
 
@@ -44,6 +48,13 @@ def load_model(directory: str | Path) -> Recommender:
     """Load a saved model (safe formats only: JSON + NumPy without pickle)."""
     directory = Path(directory)
     meta_path = directory / METADATA_FILE
+    switch = None if meta_path.is_file() else disabled_by(directory)
+    if switch is not None:
+        key = switch.split(":")[0]
+        raise DataError(
+            f"{directory} is disabled by {switch} (nothing was trained); set {key}: true in "
+            "params.yaml and run dvc repro to train it"
+        )
     if not meta_path.is_file():
         raise DataError(f"{directory}: not a saved model (no {METADATA_FILE})")
     try:

@@ -1,6 +1,8 @@
 """Train the two-stage model on a split, the way the pipeline and the benchmarks do.
 
-The ranker learns at the validation start (T1) and ranks at the test start (T2):
+The ranker learns at the validation start (T1) and ranks at the test start (T2), each user's
+own (``inputs.cuts``: one pair for everybody with ``split.strategy: temporal``, the times of
+the user's held-out validation and test targets with ``leave_last_out``):
 
 1. At T1: the sources are fit on the events before T1 (ItemKNN, EASE, co-visitation; the
    two-tower vectors of its first fit, embedded at T1), the snapshot is taken at T1, and the
@@ -23,13 +25,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shoprec.config import EASEParams, ItemKNNParams, TwoStageParams
+from shoprec.data.split import Cuts
 from shoprec.errors import DataError
+from shoprec.evaluation.metrics import hits_matrix
 from shoprec.features.interactions import Interactions
+from shoprec.models.base import top_k
 from shoprec.models.ease import EASE
 from shoprec.models.embedding import EmbeddingRecommender
 from shoprec.models.itemknn import ItemKNN
+from shoprec.models.sequential.recommender import SequentialRecommender
 from shoprec.ranking import ranker
 from shoprec.ranking.candidates import (
+    CONTENT_SOURCES,
     CandidateSources,
     generate_candidates,
     mean_recall,
@@ -44,21 +51,29 @@ from shoprec.training.inputs import TrainingInputs
 log = logging.getLogger(__name__)
 
 BATCH_USERS = 1024
+COLD_K = 20  # the cold-item recall that picks the source cold items keep their rank from
 
 
 def build_sources(
     history: Interactions,
     events: pd.DataFrame,
     items: pd.DataFrame,
-    cut: pd.Timestamp,
+    cut: pd.Timestamp | pd.DatetimeIndex,
     params: TwoStageParams,
     itemknn: ItemKNNParams,
     ease: EASEParams,
     event_weights: dict[str, float],
     two_tower: EmbeddingRecommender | None,
+    sequential: SequentialRecommender | None = None,
 ) -> CandidateSources:
-    """Fit every active source on ``history`` / the events before ``cut``."""
-    events = events[events["timestamp"] < cut]
+    """Fit every active source on ``history`` / the events before ``cut`` (one moment, or
+    one per history user, aligned with ``history.user_ids``)."""
+    if isinstance(cut, pd.Timestamp):
+        events = events[events["timestamp"] < cut]
+    else:  # each event before its user's cut; users outside the history: the latest cut
+        own = pd.Series(pd.DatetimeIndex(cut), index=history.user_ids)
+        own = own.reindex(events["user_id"].to_numpy(dtype=str)).fillna(own.max())
+        events = events[(events["timestamp"] < pd.DatetimeIndex(own)).to_numpy(bool)]
     sizes = params.candidates.model_dump()
     if two_tower is None:
         sizes["two_tower"] = 0
@@ -66,7 +81,20 @@ def build_sources(
         np.array_equal(two_tower.history.user_ids, history.user_ids)
         and np.array_equal(two_tower.history.item_ids, history.item_ids)
     ):
-        raise DataError("two_stage: the two-tower vectors belong to another history; re-run it")
+        raise DataError(
+            "two_stage: the two-tower vectors belong to another history; re-run the "
+            "train_two_tower stage (dvc repro)"
+        )
+    if sequential is None:
+        sizes["sequential"] = 0
+    elif not (
+        np.array_equal(sequential.history.user_ids, history.user_ids)
+        and np.array_equal(sequential.history.item_ids, history.item_ids)
+    ):
+        raise DataError(
+            "two_stage: the sequential model belongs to another history; re-run the "
+            "train_sequential stage (dvc repro)"
+        )
     snapshot = build_snapshot(
         events,
         items,
@@ -92,6 +120,9 @@ def build_sources(
     if sizes["two_tower"]:
         sources.user_vectors = two_tower.user_embeddings
         sources.item_vectors = two_tower.item_embeddings
+    if sizes["sequential"]:
+        sources.sequence_user_vectors = sequential.user_embeddings
+        sources.sequence_item_vectors = sequential.item_embeddings
     return sources
 
 
@@ -142,6 +173,50 @@ def training_pairs(
     return np.vstack(xs), np.concatenate(ys), np.concatenate(qids), mean_recall(recall)
 
 
+def _window(cuts: Cuts) -> dict[str, str]:
+    """Where the ranker's features end and its labels begin and end, for the report."""
+    if cuts.is_global:
+        t1, t2 = str(cuts.validation_start), str(cuts.test_start)
+        return {"features_before": t1, "labels_from": t1, "labels_before": t2}
+    own = "each user's own validation start (the held-out validation target)"
+    return {
+        "features_before": own,
+        "labels_from": own,
+        "labels_before": "each user's own test start (the held-out test target)",
+        "latest_validation_start": str(cuts.latest_validation),
+    }
+
+
+def pick_cold_source(
+    sources: CandidateSources,
+    users: np.ndarray,
+    relevant: sp.csr_matrix,
+    exclude_seen: bool,
+    k: int = COLD_K,
+) -> tuple[str | None, dict[str, float]]:
+    """The content-aware source with the best recall@k on the validation targets that are
+    cold items (no history at the validation cut), and each one's recall."""
+    cold = sources.snapshot.item_users[-1] == 0
+    active = [s for s in CONTENT_SOURCES if s in sources.active]
+    if not active:
+        return None, {}
+    targets = sp.csr_matrix(relevant[users].multiply(cold[None, :].astype(np.float32)))
+    total = targets.nnz
+    recall = {}
+    for source in active:
+        hits = 0
+        for start in range(0, len(users), BATCH_USERS):
+            batch = users[start : start + BATCH_USERS]
+            scores = sources.scores(source, batch).astype(np.float32, copy=True)
+            if exclude_seen:
+                seen_r, seen_c = sources.history.matrix[batch].nonzero()
+                scores[seen_r, seen_c] = -np.inf
+            idx, _ = top_k(scores, k)
+            hits += int(hits_matrix(idx, targets[start : start + BATCH_USERS]).sum())
+        recall[source] = round(hits / total, 6) if total else 0.0
+    return max(active, key=lambda s: recall[s]), recall
+
+
 def fit_two_stage(
     inputs: TrainingInputs,
     params: TwoStageParams,
@@ -149,23 +224,34 @@ def fit_two_stage(
     ease: EASEParams,
     two_tower_at_validation: EmbeddingRecommender | None = None,
     two_tower_at_test: EmbeddingRecommender | None = None,
+    sequential_at_validation: SequentialRecommender | None = None,
+    sequential_at_test: SequentialRecommender | None = None,
 ) -> tuple[TwoStageRecommender, dict[str, Any]]:
     """Learn the ranker at the validation start, then assemble the model at the test start."""
     started = time.perf_counter()
     items, event_weights = inputs.items, inputs.event_weights
     before_validation, before_test = inputs.before_validation, inputs.before_test
-    validation_start, test_start = inputs.validation_start, inputs.test_start
+    cuts = inputs.cuts
     relevant_event_types = inputs.targets.relevant_event_types
     repeat_purchases = inputs.targets.repeat_purchases
     train, validation = inputs.train, inputs.validation
-    train = train[train["timestamp"] < validation_start]
-    validation = validation[
-        (validation["timestamp"] >= validation_start) & (validation["timestamp"] < test_start)
-    ]
+    train = train[cuts.before_validation(train)]
+    validation = validation[cuts.in_validation(validation)]
+    if cuts.is_global:
+        t1, t2 = cuts.validation_start, cuts.test_start
+    else:
+        t1 = cuts.validation_at(before_validation.user_ids)
+        t2 = cuts.test_at(before_test.user_ids)
     exclude_seen = not repeat_purchases
     args = (params, itemknn, ease, event_weights)
     at_t1 = build_sources(
-        before_validation, train, items, validation_start, *args, two_tower_at_validation
+        before_validation,
+        train,
+        items,
+        t1,
+        *args,
+        two_tower_at_validation,
+        sequential_at_validation,
     )
     seen = None if repeat_purchases else before_validation.matrix
     labels = graded_labels(validation, before_validation, params.label_grades, seen)
@@ -179,10 +265,15 @@ def fit_two_stage(
     positive_groups = np.unique(qid[y > 0])
     keep = np.isin(qid, positive_groups)
     if len(positive_groups) < 2:
+        more_data = (
+            "lengthen split.validation_days"
+            if cuts.is_global
+            else "lower split.min_holdout_events (more held-out users)"
+        )
         raise DataError(
             "two_stage: fewer than 2 users have a validation-period event on one of their "
-            "candidates, so the ranker has nothing to learn from; lengthen "
-            "split.validation_days or raise models.two_stage.candidates"
+            f"candidates, so the ranker has nothing to learn from; {more_data} or raise "
+            "models.two_stage.candidates"
         )
     log.info(
         "two_stage: %d query users (%d with a labelled candidate), %d pairs; candidate "
@@ -212,18 +303,25 @@ def fit_two_stage(
         before_test,
         pd.concat([train, validation], ignore_index=True),
         items,
-        test_start,
+        t2,
         *args,
         two_tower_at_test,
+        sequential_at_test,
     )
-    model = TwoStageRecommender.from_parts(at_t2, booster, **params.model_dump(mode="json"))
+    cold_source, cold_recall = pick_cold_source(at_t1, users, relevant, exclude_seen)
+    model = TwoStageRecommender.from_parts(
+        at_t2,
+        booster,
+        **params.model_dump(mode="json"),
+        cold_items_source=cold_source if params.cold_items_at_source_rank else None,
+    )
     report = {
-        "ranker_window": {
-            "features_before": str(validation_start),
-            "labels_from": str(validation_start),
-            "labels_before": str(test_start),
-        },
+        "ranker_window": _window(cuts),
         "active_sources": at_t1.active,
+        "cold_items": {
+            "source": cold_source if params.cold_items_at_source_rank else None,
+            f"validation_recall@{COLD_K}": cold_recall,
+        },
         "candidate_recall_at_validation": recall,
         "query_users": len(users),
         "labelled_query_users": len(positive_groups),

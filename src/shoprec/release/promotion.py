@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,22 @@ def waiting_flow_run(registry: Registry, name: str, version: int) -> str | None:
     return waits[-1].get("flow_run_id") if waits else None
 
 
+def _run_is_final(flow_run_id: str) -> bool:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state
+    return state is None or state.is_final()
+
+
 def resume_waiting_flow(
-    registry: Registry, name: str, version: int, approve: bool, by: str, reason: str
+    registry: Registry,
+    name: str,
+    version: int,
+    approve: bool,
+    by: str,
+    reason: str,
+    settle_s: float = 30.0,
 ) -> str:
     """Resume the paused training flow waiting on this version, if any; a one-line outcome.
 
@@ -141,10 +156,22 @@ def resume_waiting_flow(
     if flow_run_id is None:
         return "no training flow is waiting on this version"
     try:
-        from prefect.exceptions import FlowPauseTimeout
+        from prefect.exceptions import FlowPauseTimeout, NotPausedError
         from prefect.flow_runs import resume_flow_run
 
-        resume_flow_run(flow_run_id, run_input={"approve": approve, "by": by, "reason": reason})
+        run_input = {"approve": approve, "by": by, "reason": reason}
+        # The flow records "awaiting_approval" just before it pauses: a decision in between
+        # finds it not paused yet, so try again for a little while instead of leaving the
+        # run asleep until its timeout.
+        deadline = time.monotonic() + settle_s
+        while True:
+            try:
+                resume_flow_run(flow_run_id, run_input=run_input)
+                break
+            except NotPausedError:
+                if time.monotonic() > deadline or _run_is_final(flow_run_id):
+                    raise
+                time.sleep(0.5)
     except FlowPauseTimeout:
         return f"flow run {flow_run_id} stopped waiting (timed out)"
     except Exception as exc:  # a finished run, or no Prefect API here: the decision stands

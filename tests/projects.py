@@ -17,6 +17,8 @@ PROJECT_FILES = ("dvc.yaml", "params.yaml", "pipelines", "expectations", "src", 
 TINY_PARAMS = {
     "data": {"source": "synthetic", "users": 400, "items": 250, "days": 28, "seed": 3},
     "split": {"test_days": 7, "validation_days": 7},
+    # every model on: the tests cover the two-tower stage, off in the default params
+    "train": {"two_tower": True, "sequential": True, "two_stage": True},
     "models": {
         "itemknn": {"neighbors": 50},
         "ease": {"l2": 100.0},

@@ -85,7 +85,14 @@ def test_flow_runs_every_stage_through_dvc_and_publishes_the_metrics(prefect_api
     metrics = result["metrics"]
     on_disk = json.loads((tiny_project / "metrics/evaluation.json").read_text())
     assert metrics == on_disk
-    assert set(metrics) == {"most_popular", "itemknn", "ease", "two_tower", "two_stage"}
+    assert set(metrics) == {
+        "most_popular",
+        "itemknn",
+        "ease",
+        "two_tower",
+        "sequential",
+        "two_stage",
+    }
     assert (
         json.loads((tiny_project / "models/itemknn/model.json").read_text())["params"]["neighbors"]
         == 20

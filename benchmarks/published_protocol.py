@@ -44,6 +44,7 @@ TOYS = ROOT.parent / "shared/datasets/amazon_toys/Toys_and_Games.txt"
 KS = [5, 10, 20]
 EASE_GRID = (20.0, 50.0, 200.0, 500.0)
 MODELS = ("most_popular", "itemknn", "ease", "two_tower", "sequential", "two_stage")
+DEFAULT_MODELS = ("most_popular", "itemknn", "ease", "sequential", "two_stage")
 # ../shared/datasets/amazon_toys/README.md: published HR@10 / NDCG@10, all-item ranking
 PUBLISHED = {
     "amazon_toys": [
@@ -96,7 +97,11 @@ def main() -> None:
     parser.add_argument(
         "--dataset", choices=("amazon_toys", "online_retail", "synthetic"), default="amazon_toys"
     )
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
+    parser.add_argument(
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help=f"comma-separated, of {', '.join(MODELS)}",
+    )
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args()
     wanted = [m for m in args.models.split(",") if m]
@@ -139,7 +144,11 @@ def main() -> None:
         models["ease"] = timed(
             "ease", lambda: create_model("ease", l2=l2, max_items=50_000).fit(history)
         )
-    if "two_tower" in wanted or "two_stage" in wanted:
+    # the two-stage model's sources follow the train: switches of params.yaml
+    uses = {
+        m: "two_stage" in wanted and getattr(params.train, m) for m in ("two_tower", "sequential")
+    }
+    if "two_tower" in wanted or uses["two_tower"]:
         tt, report, tt_val = timed(
             "two_tower", lambda: fit_two_tower(inputs, params.models.two_tower)
         )
@@ -149,7 +158,7 @@ def main() -> None:
         )
         if "two_tower" in wanted:
             models["two_tower"] = tt
-    if "sequential" in wanted or "two_stage" in wanted:
+    if "sequential" in wanted or uses["sequential"]:
         seq, report, seq_val = timed(
             "sequential", lambda: fit_sequential(inputs, params.models.sequential)
         )
@@ -164,8 +173,8 @@ def main() -> None:
         if "sequential" in wanted:
             models["sequential"] = seq
     if "two_stage" in wanted:
-        tt_val, tt = at_validation["two_tower"]
-        seq_val, seq = at_validation["sequential"]
+        tt_val, tt = at_validation.get("two_tower", (None, None))
+        seq_val, seq = at_validation.get("sequential", (None, None))
         models["two_stage"], report = timed(
             "two_stage",
             lambda: fit_two_stage(
@@ -182,6 +191,7 @@ def main() -> None:
         notes["two_stage"] = {
             "candidate_recall_at_validation": report["candidate_recall_at_validation"],
             "cold_items": report["cold_items"],
+            "sources": report["active_sources"],
         }
 
     results = {}

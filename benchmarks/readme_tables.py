@@ -666,10 +666,18 @@ def published_protocol_verdict(results: Results) -> str:
         )
     if "sequential" in rows and "fit_seconds" in rows["sequential"]:
         r = rows["sequential"]
+        within = r["fit_seconds"] <= 600
         lines.append(
             f"The sequential model trained (fit, early stopping and refit) in "
             f"{seconds(r['fit_seconds'])} on the CPU at {grouped(r['positions_per_second'])} "
-            f"positions/s; the GPU figure is still to be measured."
+            f"positions/s: the 10-minute target is {'met' if within else '**not met**'} in "
+            f"this run; the GPU figure is still to be measured."
+        )
+    if "two_stage" in rows:
+        lines.append(
+            "The two-stage model's fit time is the ranker's and its own sources' "
+            "(ItemKNN, EASE, co-visitation); its two-tower and sequential sources are the "
+            "models in the rows above."
         )
     return "\n".join(lines)
 

@@ -626,13 +626,32 @@ def published_protocol_block(dataset: str) -> Callable[[Results], str]:
             "fit s",
         ]
         protocol = data["protocol"]
+        over = (
+            "metrics over all of them, the others count as misses"
+            if data.get("published")
+            else "metrics over the evaluable ones, as in the pipeline"
+        )
         intro = (
             f"{PUBLISHED_DATASETS[dataset]}: {grouped(protocol['evaluable_users'])} of "
-            f"{grouped(protocol['held_out_users'])} held-out users evaluable (metrics over all "
-            f"of them, the others count as misses); 95% intervals at K = 10. Machine: "
-            f"{machine(data['machine'])}."
+            f"{grouped(protocol['held_out_users'])} test users evaluable ({over}); 95% "
+            f"intervals at K = 10. Machine: {machine(data['machine'])}."
         )
-        return f"{intro}\n\n{table(header, body, 'l' + 'r' * (len(header) - 1))}"
+        text = f"{intro}\n\n{table(header, body, 'l' + 'r' * (len(header) - 1))}"
+        seq, ease = rows.get("sequential"), rows.get("ease")
+        if not data.get("published") and seq and ease:
+            above = seq["ndcg@10"] > ease["ndcg@10"]
+            text += (
+                f"\n\nThe sequential model is {'above' if above else '**below**'} EASE here "
+                f"(NDCG@10 {metric(seq['ndcg@10'])} against {metric(ease['ndcg@10'])})"
+            )
+            if "two_stage" in rows:
+                sources = ", ".join(data["notes"]["two_stage"]["sources"])
+                text += (
+                    f"; the two-stage model reaches {metric(rows['two_stage']['ndcg@10'])} "
+                    f"with the sources {sources}"
+                )
+            text += "."
+        return text
 
     return render
 

@@ -24,11 +24,12 @@ def test_dvc_yaml_declares_exactly_the_params_each_stage_reads():
         assert sorted(declared) == sorted(STAGE_PARAMS[name]), name
 
 
-# -- train.two_tower / train.two_stage: false ----------------------------------------------------
+# -- train.two_tower / train.sequential / train.two_stage: false -----------------------------------
 @pytest.mark.parametrize(
     ("stage", "model", "switch", "report"),
     [
         ("train_two_tower", "two_tower", "two_tower", "two_tower.json"),
+        ("train_sequential", "sequential", "sequential", "sequential.json"),
         ("train_ranker", "two_stage", "two_stage", "ranker.json"),
     ],
 )
@@ -39,7 +40,7 @@ def test_a_switched_off_stage_reads_nothing_and_leaves_only_its_marker(
     stale = tmp_path / "models" / model / "arrays.npz"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"from an earlier run")
-    params = Params(train={"two_tower": switch != "two_tower", "two_stage": switch != "two_stage"})
+    params = Params(train={m: switch != m for m in ("two_tower", "sequential", "two_stage")})
     run_stage(stage, params)
     folder = tmp_path / "models" / model
     assert [p.name for p in folder.iterdir()] == ["disabled.json"]

@@ -123,3 +123,29 @@ assert not any(m.startswith("shoprec") for m in sys.modules)
     np.testing.assert_allclose(
         served["scores"], np.sort(scores, axis=1)[:, ::-1][:, :10], rtol=1e-4, atol=1e-4
     )
+
+
+def test_the_same_seed_gives_the_same_model_on_the_cpu(tiny_shop):
+    import tensorflow as tf
+
+    from shoprec.config import SequentialParams
+    from shoprec.features.event_sequences import training_windows
+    from shoprec.features.sequences import item_features
+    from shoprec.training.sequential import code_weights
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("bit-identical fits are promised on the CPU only")
+    from shoprec.models.sequential.model import SASRec
+
+    history = tiny_shop["holdout"].history
+    train = tiny_shop["holdout"].split.train
+    items = item_features(tiny_shop["items"], history.item_ids)
+    windows = training_windows(train, history.item_ids, 8)
+    weights = code_weights({"view": 1.0, "addtocart": 3.0, "purchase": 5.0})
+    params = SequentialParams(embedding_dim=8, max_length=8, blocks=1, epochs=1, batch_size=64)
+    vectors = []
+    for _ in range(2):
+        model = SASRec(params)
+        model.fit(items, windows, weights)
+        vectors.append(model.item_vectors())
+    np.testing.assert_array_equal(vectors[0], vectors[1])

@@ -700,7 +700,8 @@ def published_protocol_verdict(results: Results) -> str:
             f"Alone on the machine (`--models sequential --tag sequential_timing`, same metrics: "
             f"NDCG@10 {metric(r['ndcg@10'])}) it trained in {seconds(r['fit_seconds'])} at "
             f"{grouped(r['positions_per_second'])} positions/s ({len(r['validation_ndcg'])} "
-            f"epochs with early stopping, then a refit of {r['epochs_used']}): the 10-minute target is {'met' if within else '**not met**'}."
+            f"epochs with early stopping, then a refit of {r['epochs_used']}): "
+            f"the 10-minute target is {'met' if within else '**not met**'}."
         )
     if "two_stage" in rows:
         lines.append(

@@ -7,6 +7,7 @@ dotted path of the offending key, so the user gets one readable line.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +22,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -251,9 +253,47 @@ class TargetParams(_Strict):
     repeat_purchases: bool = False
 
 
+class CrossValidationParams(_Strict):
+    """Rolling-origin folds: fold k slides the validation and test windows back by k·step_days
+    (``temporal``) or holds out each user's k-th-from-last target (``leave_last_out``)."""
+
+    # the fold numbers, one DVC stage each (cv_fold@k); 0 is today's split. A list, not a
+    # count, because DVC's foreach iterates a list: [0, 1, 2] is three folds.
+    folds: list[NonNegativeInt] = Field(default_factory=list)
+    step_days: PositiveInt = 14  # temporal: how far each fold slides back
+
+    @field_validator("folds")
+    @classmethod
+    def _distinct(cls, folds: list[int]) -> list[int]:
+        if len(set(folds)) != len(folds):
+            raise ValueError(f"evaluation.cv.folds lists a fold twice: {folds}")
+        return sorted(folds)
+
+
+class SegmentParams(_Strict):
+    """The user and item segments every metric is also reported on (metrics/segments.json)."""
+
+    # history length (events before the user's test cut) bins: [3, 10] is 1–2, 3–9, 10+
+    history_edges: list[PositiveInt] = Field(default_factory=lambda: [3, 10], min_length=1)
+    # head items: this share of the items with history, the most popular (distinct users
+    # before the test cut); the tail is every other item with history; new items have none
+    head_items: float = Field(0.2, gt=0, lt=1)
+
+    @field_validator("history_edges")
+    @classmethod
+    def _increasing(cls, edges: list[int]) -> list[int]:
+        if any(b <= a for a, b in itertools.pairwise(edges)) or edges[0] < 2:
+            raise ValueError(
+                f"evaluation.segments.history_edges must rise and start at 2 or more: {edges}"
+            )
+        return edges
+
+
 class EvaluationParams(_Strict):
     ks: list[PositiveInt] = Field(default_factory=lambda: [5, 10, 20, 50], min_length=1)
     bootstrap: BootstrapParams = BootstrapParams()
+    segments: SegmentParams = SegmentParams()
+    cv: CrossValidationParams = CrossValidationParams()
 
     @model_validator(mode="before")
     @classmethod
@@ -311,6 +351,9 @@ class GateParams(_Strict):
     max_model_mb: PositiveFloat = 2000.0
     max_latency_ms: PositiveFloat = 200.0  # p95 of recommend() for one user
     latency_users: PositiveInt = 200
+    # cross-validation (evaluation.cv): the candidate must beat the best baseline, and the
+    # production model where its folds match, in at least this many folds (0: not checked)
+    min_folds_won: NonNegativeInt = 0
 
 
 class RegistryParams(_Strict):

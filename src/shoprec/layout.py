@@ -34,3 +34,14 @@ EVALUATION_METRICS = METRICS / "evaluation.json"
 CONFIDENCE_INTERVALS = METRICS / "confidence_intervals.json"
 CURVES = METRICS / "curves"
 COLD_ITEMS = METRICS / "cold_items.json"
+SEGMENTS = METRICS / "segments.json"
+
+# Cross-validation (evaluation.cv): one file per fold (stage cv_fold@k), the summary over
+# folds (stage cv) and one dvc plots file per model.
+CV_FOLDS = METRICS / "cv"
+CV = METRICS / "cv.json"
+CV_PLOTS = METRICS / "cv_plots"
+
+
+def cv_fold_file(fold: int) -> Path:
+    return CV_FOLDS / f"fold_{fold}.json"

@@ -168,12 +168,25 @@ def _finish(events: pd.DataFrame, part: np.ndarray, info: dict[str, object], cut
     return Split(**frames, info=info, cuts=cuts)
 
 
-def temporal_split(events: pd.DataFrame, test_days: int, validation_days: int) -> Split:
-    """Global time split; boundaries fall on day starts (UTC)."""
+def data_end(events: pd.DataFrame) -> pd.Timestamp:
+    """The first day start (UTC) after the last event: where today's test window ends."""
+    return events["timestamp"].max().floor("D") + pd.Timedelta(days=1)
+
+
+def temporal_split(
+    events: pd.DataFrame, test_days: int, validation_days: int, until: pd.Timestamp | None = None
+) -> Split:
+    """Global time split; boundaries fall on day starts (UTC). ``until`` (a day start, the
+    default ``data_end(events)``) ends the test window; events at or after it are dropped."""
     if events.empty:
         raise ConfigError("split: there are no events to split")
+    if until is not None:
+        events = events[events["timestamp"] < until].reset_index(drop=True)
+        if events.empty:
+            raise ConfigError(f"split: there are no events before {until:%Y-%m-%d}")
     start, end = events["timestamp"].min(), events["timestamp"].max()
-    t2 = end.floor("D") + pd.Timedelta(days=1) - pd.Timedelta(days=test_days)
+    until = data_end(events) if until is None else until
+    t2 = until - pd.Timedelta(days=test_days)
     t1 = t2 - pd.Timedelta(days=validation_days)
     if t1 <= start:
         span = (end - start).days + 1
@@ -188,6 +201,7 @@ def temporal_split(events: pd.DataFrame, test_days: int, validation_days: int) -
         "strategy": "temporal",
         "validation_start": t1.isoformat(),
         "test_start": t2.isoformat(),
+        "test_end": until.isoformat(),
         "data_start": start.isoformat(),
         "data_end": end.isoformat(),
     }
@@ -252,3 +266,70 @@ def split_events(
     if strategy == "leave_last_out":
         return leave_last_out_split(events, target_event_types, min_holdout_events)
     raise ConfigError(f"split.strategy: unknown strategy {strategy!r}")
+
+
+def fold_events(
+    events: pd.DataFrame,
+    strategy: str,
+    fold: int,
+    step_days: int,
+    target_event_types: list[str],
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """What cross-validation fold ``fold`` may see: the events before its test window ends.
+
+    ``temporal``: fold k's test window ends ``k * step_days`` days before today's (the day
+    start after the last event), so its validation and test windows slide back by as much.
+    ``leave_last_out``: each user's events from their (k-1)-th-from-last target event on are
+    dropped, so the k-th-from-last target becomes the user's last one (the test target) and
+    the one before it the validation target; users with fewer than k target events keep all
+    their events (and, having fewer than the split needs, stay in train). Fold 0 is today's
+    split unchanged. Returns the events and how the fold was cut.
+    """
+    if fold < 0:
+        raise ConfigError(f"evaluation.cv: a fold number is 0 or more, not {fold}")
+    if events.empty:
+        raise ConfigError("split: there are no events to split")
+    if strategy == "temporal":
+        until = data_end(events) - pd.Timedelta(days=fold * step_days)
+        kept = events[events["timestamp"] < until].reset_index(drop=True)
+        return kept, {"fold": fold, "until": until.isoformat(), "dropped": len(events) - len(kept)}
+    if strategy != "leave_last_out":
+        raise ConfigError(f"split.strategy: unknown strategy {strategy!r}")
+    if fold == 0:
+        return events, {"fold": 0, "dropped": 0}
+    ordered = events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    targets = ordered[ordered["event_type"].isin(target_event_types)]
+    rank_from_end = targets.groupby("user_id").cumcount(ascending=False)
+    # each user's first dropped moment: the time of their (fold-1)-th-from-last target
+    first_dropped = targets.loc[rank_from_end == fold - 1].set_index("user_id")["timestamp"]
+    cut = pd.Series(first_dropped.reindex(ordered["user_id"].to_numpy()).array)
+    keep = ~(ordered["timestamp"] >= cut).to_numpy(bool)
+    kept = ordered[keep].reset_index(drop=True)
+    return kept, {"fold": fold, "users_cut": len(first_dropped), "dropped": int((~keep).sum())}
+
+
+def split_fold(
+    events: pd.DataFrame,
+    strategy: str,
+    test_days: int,
+    validation_days: int,
+    target_event_types: list[str],
+    min_holdout_events: int,
+    fold: int,
+    step_days: int,
+) -> Split:
+    """The split of cross-validation fold ``fold`` (``fold_events``, then ``split_events``)."""
+    kept, how = fold_events(events, strategy, fold, step_days, target_event_types)
+    try:
+        if strategy == "temporal":
+            until = pd.Timestamp(how["until"])
+            split = temporal_split(kept, test_days, validation_days, until=until)
+        else:
+            split = leave_last_out_split(kept, target_event_types, min_holdout_events)
+    except ConfigError as error:
+        raise ConfigError(
+            f"evaluation.cv fold {fold}: {error}; use fewer folds or a smaller "
+            "evaluation.cv.step_days"
+        ) from error
+    split.info["fold"] = how
+    return split

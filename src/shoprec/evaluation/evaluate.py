@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from shoprec.evaluation.bootstrap import bootstrap_ci
 from shoprec.evaluation.metrics import coverage, hits_matrix, novelty, user_metrics
+from shoprec.evaluation.segments import SegmentLabels, segment_metrics
 from shoprec.features.interactions import Interactions
 from shoprec.models.base import Recommender
 
@@ -35,6 +36,8 @@ class ModelEvaluation:
     intervals: dict[str, tuple[float, float]]
     users: int
     cold_items: dict[str, float] = field(default_factory=dict)
+    # with segment labels: {"users": {segment: metrics}, "items": {...}} (evaluation.segments)
+    segments: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 def build_targets(
@@ -89,8 +92,10 @@ def evaluate_ranking(
     bootstrap_samples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    segments: SegmentLabels | None = None,
 ) -> ModelEvaluation:
-    """Metrics (means over users) and bootstrap intervals for one model's top-K lists."""
+    """Metrics (means over users) and bootstrap intervals for one model's top-K lists;
+    with ``segments``, every metric per user and item segment too."""
     ks = sorted(set(ks))
     hits = hits_matrix(recommended, targets.targets)
     n_relevant = np.diff(targets.targets.indptr)
@@ -106,6 +111,11 @@ def evaluate_ranking(
         intervals=intervals,
         users=len(targets.user_rows),
         cold_items=cold_item_recall(recommended, targets, new_items, ks),
+        segments=(
+            segment_metrics(recommended, targets.targets, per_user, segments, ks)
+            if segments is not None
+            else {}
+        ),
     )
 
 
@@ -117,6 +127,7 @@ def evaluate_model(
     bootstrap_samples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    segments: SegmentLabels | None = None,
 ) -> ModelEvaluation:
     """Rank the whole catalogue for every target user and score it."""
     history = model._require_fitted()
@@ -130,6 +141,7 @@ def evaluate_model(
         bootstrap_samples=bootstrap_samples,
         confidence=confidence,
         seed=seed,
+        segments=segments,
     )
 
 

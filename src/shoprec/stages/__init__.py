@@ -51,8 +51,23 @@ STAGE_PARAMS: dict[str, tuple[str, ...]] = {
         "train.sequential",
         "train.two_stage",
         "targets",
-        "evaluation",
+        "evaluation.ks",
+        "evaluation.bootstrap",
+        "evaluation.segments",
     ),
+    # one stage per fold: the list of folds is not read, so adding a fold runs only that one
+    "cv_fold": (
+        "split",
+        "features",
+        "train",
+        "models",
+        "targets",
+        "evaluation.ks",
+        "evaluation.bootstrap",
+        "evaluation.segments",
+        "evaluation.cv.step_days",
+    ),
+    "cv": ("evaluation.cv.folds",),
 }
 
 log = logging.getLogger("shoprec.stages")

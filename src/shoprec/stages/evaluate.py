@@ -3,6 +3,7 @@
 Writes ``metrics/evaluation.json`` (``{model: {"ndcg@10": x, ...}}``, a DVC metrics file),
 ``metrics/confidence_intervals.json`` (bootstrap intervals over users),
 ``metrics/cold_items.json`` (recall on targets that are items new in the test period),
+``metrics/segments.json`` (every metric per user and item segment, ``evaluation.segments``),
 ``metrics/candidates.json`` (the two-stage model's candidate recall per source and of the
 union, at each source's N), one
 ``metrics/curves/<model>.json`` per model for ``dvc plots`` and ``reports/evaluation.json``
@@ -14,11 +15,14 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pandas as pd
 
 from shoprec import layout
 from shoprec.config import Params
+from shoprec.data.split import CUTS_FILE, Cuts
 from shoprec.errors import DataError
 from shoprec.evaluation.evaluate import TestTargets, build_targets, evaluate_model
+from shoprec.evaluation.segments import SegmentLabels, segment_labels
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_parquet, write_json
 from shoprec.ranking.candidates import mean_recall, per_user_recall
@@ -50,7 +54,8 @@ def run(params: Params) -> dict:
         )
     log.info("evaluating on %d users, %d target pairs", len(targets.user_rows), targets.targets.nnz)
     ks = sorted(set(p.ks))
-    metrics, intervals, cold = {}, {}, {}
+    labels = split_segments(history, targets, params)
+    metrics, intervals, cold, segments = {}, {}, {}, {}
     models = params.train.evaluated()
     candidates = {}
     for name in models:
@@ -65,7 +70,9 @@ def run(params: Params) -> dict:
             bootstrap_samples=p.bootstrap.samples,
             confidence=p.bootstrap.confidence,
             seed=p.bootstrap.seed,
+            segments=labels,
         )
+        segments[name] = result.segments
         metrics[name] = {key: round(value, 6) for key, value in sorted(result.values.items())}
         intervals[name] = {
             key: [round(lo, 6), round(hi, 6)] for key, (lo, hi) in sorted(result.intervals.items())
@@ -81,6 +88,7 @@ def run(params: Params) -> dict:
     write_json(layout.EVALUATION_METRICS, metrics)
     write_json(layout.CONFIDENCE_INTERVALS, intervals)
     write_json(layout.COLD_ITEMS, cold)
+    write_json(layout.SEGMENTS, {"segments": labels.info, "models": segments})
     write_json(layout.CANDIDATE_RECALL, candidates)
     report = {
         "protocol": {
@@ -93,6 +101,16 @@ def run(params: Params) -> dict:
     }
     write_json(layout.REPORTS / "evaluation.json", report)
     return metrics
+
+
+def split_segments(history: Interactions, targets: TestTargets, params: Params) -> SegmentLabels:
+    """The segments of the evaluated users and the catalogue, from ``data/split``."""
+    before_test = pd.concat(
+        [read_parquet(layout.SPLIT / f"{part}.parquet") for part in ("train", "validation")],
+        ignore_index=True,
+    )
+    cuts = Cuts.from_frame(read_parquet(layout.SPLIT / CUTS_FILE))
+    return segment_labels(before_test, cuts, history, targets.user_rows, params.evaluation.segments)
 
 
 def candidate_recall(

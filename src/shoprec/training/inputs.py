@@ -76,11 +76,12 @@ class TrainingInputs:
         targets: TargetParams,
         event_weights: dict[str, float],
     ) -> TrainingInputs:
-        """The same inputs from an in-memory ``prepare_holdout`` (benchmarks and tests)."""
+        """The same inputs from an in-memory ``prepare_holdout`` (benchmarks, tests and the
+        cross-validation folds); the holdout's own catalogue wins over ``items``."""
         return cls(
             train=holdout.split.train,
             validation=holdout.split.validation,
-            items=items,
+            items=holdout.items if holdout.items is not None else items,
             before_validation=holdout.before_validation,
             before_test=holdout.history,
             cuts=holdout.cuts,

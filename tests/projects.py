@@ -12,7 +12,15 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
-PROJECT_FILES = ("dvc.yaml", "params.yaml", "pipelines", "expectations", "src", "flows")
+PROJECT_FILES = (
+    "dvc.yaml",
+    "params.yaml",
+    "pipelines",
+    "expectations",
+    "src",
+    "flows",
+    "metrics/cv/README.md",  # keeps the folder stage cv depends on, as in a fresh clone
+)
 
 TINY_PARAMS = {
     "data": {"source": "synthetic", "users": 400, "items": 250, "days": 28, "seed": 3},
@@ -97,6 +105,7 @@ def make_project(root: Path, overrides: dict | None = None) -> Path:
         if source.is_dir():
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     write_params(root, _merge(TINY_PARAMS, overrides or {}), base=REPO_ROOT / "params.yaml")
     run(["git", "init", "-q"], root)

@@ -354,6 +354,8 @@ class GateParams(_Strict):
     # cross-validation (evaluation.cv): the candidate must beat the best baseline, and the
     # production model where its folds match, in at least this many folds (0: not checked)
     min_folds_won: NonNegativeInt = 0
+    # the verdict names the weakest segment (metrics/segments.json) among those this large
+    min_segment_users: PositiveInt = 20
 
 
 class RegistryParams(_Strict):

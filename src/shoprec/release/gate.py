@@ -7,7 +7,12 @@ Checks, each with its value, threshold and verdict (thresholds in ``params.yaml`
 - the relative lift over the current production model (the champion), re-scored now on the same
   test users, with a paired bootstrap over users: the lower bound of the interval of the
   difference must be above zero when ``require_significance`` is on;
-- the model's size on disk and the p95 latency of ``recommend()`` for one user.
+- the model's size on disk and the p95 latency of ``recommend()`` for one user;
+- with cross-validation folds (``metrics/cv.json``): the folds the candidate won, i.e. beat the
+  best baseline of that fold and, where the production model's registered folds have the same
+  windows, production too (``gate.min_folds_won``); one informational row per fold with its lifts;
+- with segments (``metrics/segments.json``): an informational row naming the segment where the
+  candidate is weakest against the best baseline.
 
 The result is JSON for the registry manifest (``as_dict``), which ``shoprec.render.gate`` turns
 into the table people read (CLI, Prefect artifact).
@@ -25,6 +30,7 @@ import numpy as np
 from shoprec.evaluation.bootstrap import bootstrap_ci
 from shoprec.evaluation.evaluate import TestTargets
 from shoprec.evaluation.metrics import hits_matrix, user_metrics
+from shoprec.evaluation.segments import weakest_segment
 from shoprec.features.interactions import Interactions
 from shoprec.models.base import Recommender
 from shoprec.render.gate import gate_table
@@ -38,6 +44,7 @@ class Check:
     threshold: str
     passed: bool
     detail: str = ""
+    kind: str = "check"  # "info": shown in the verdict table, never fails the gate
 
 
 @dataclass
@@ -119,7 +126,13 @@ def run_gate(
     champion: Recommender | None = None,
     champion_version: int | None = None,
     exclude_seen: bool = True,
+    cv: dict[str, Any] | None = None,
+    champion_cv: dict[str, Any] | None = None,
+    segments: dict[str, Any] | None = None,
 ) -> GateResult:
+    """The verdict on ``name``. ``cv`` is ``metrics/cv.json``, ``champion_cv`` the folds the
+    production model registered with (``cross_validation`` in its manifest), ``segments``
+    ``metrics/segments.json``."""
     result = GateResult(model=name, metric=gate.metric)
     ours = run_metrics.get(name, {})
     for metric, floor in gate.floors.items():
@@ -178,6 +191,12 @@ def run_gate(
             )
         )
 
+    result.checks.extend(
+        fold_checks(name, cv or {}, baselines, gate, champion_cv or {}, champion_version)
+    )
+    if segments and present:
+        result.checks.extend(segment_checks(name, segments, best, gate))
+
     size = model_size_mb(model_dir)
     result.checks.append(
         Check(
@@ -201,3 +220,101 @@ def run_gate(
         )
     )
     return result
+
+
+def _same_window(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("strategy", "validation_start", "test_start", "test_end", "fold")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _lift(ours: float, theirs: float) -> float:
+    return ours / theirs - 1 if theirs > 0 else (0.0 if ours == 0 else float("inf"))
+
+
+def fold_checks(
+    name: str,
+    cv: dict[str, Any],
+    baselines: list[str],
+    gate,  # GateParams
+    champion_cv: dict[str, Any],
+    champion_version: int | None,
+) -> list[Check]:
+    """One informational row per cross-validation fold (lift over that fold's best baseline,
+    and over production where its registered fold has the same window) and, with
+    ``gate.min_folds_won``, the check of how many folds the candidate won."""
+    folds = cv.get("folds") or {}
+    metric, label = gate.metric, f"v{champion_version}" if champion_version else "production"
+    rows: list[Check] = []
+    won = 0
+    for k, fold in sorted(folds.items(), key=lambda kv: int(kv[0])):
+        scores = fold["metrics"]
+        if name not in scores:
+            continue
+        ours = scores[name][metric]
+        present = [b for b in baselines if b in scores and b != name]
+        lifts, parts = [], []  # (lift, the least lift that wins)
+        if present:
+            best = max(present, key=lambda b: scores[b][metric])
+            lift = _lift(ours, scores[best][metric])
+            lifts.append((lift, gate.min_lift_over_baselines))
+            parts.append(f"{best} {scores[best][metric]:.4f} ({lift:+.1%})")
+        theirs = (champion_cv.get("folds") or {}).get(str(k))
+        if theirs is not None and _same_window(theirs["window"], fold["window"]):
+            lift = _lift(ours, theirs["metrics"][metric])
+            lifts.append((lift, gate.min_lift_over_production))
+            parts.append(f"{label} {theirs['metrics'][metric]:.4f} ({lift:+.1%})")
+        elif champion_version is not None:
+            parts.append(f"{label} not compared: it has no registered fold {k} on this window")
+        fold_won = bool(lifts) and all(x > 0 and x >= least for x, least in lifts)
+        won += fold_won
+        rows.append(
+            Check(
+                f"fold {k} ({fold['window'].get('test_start', 'per-user cuts')[:10]})",
+                min(x for x, _ in lifts) if lifts else None,
+                "won" if fold_won else "lost",
+                True,
+                f"{metric} {ours:.4f} vs " + "; ".join(parts),
+                kind="info",
+            )
+        )
+    needed = gate.min_folds_won
+    if needed:
+        n = len(rows)
+        passed = won >= needed
+        detail = (
+            f"won {won} of {n} folds"
+            if n
+            else "no cross-validation folds to count: list folds in evaluation.cv.folds "
+            "and run dvc repro, or set gate.min_folds_won: 0"
+        )
+        rows.append(
+            Check(
+                "folds won",
+                float(won),
+                f"≥ {needed} of {n}",
+                passed,
+                "" if passed else detail,
+            )
+        )
+    return rows
+
+
+def segment_checks(name: str, segments: dict[str, Any], best: str, gate) -> list[Check]:
+    """The segment where the candidate is weakest against the best baseline (informational)."""
+    models = segments.get("models", {})
+    if name not in models or best not in models:
+        return []
+    worst = weakest_segment(models[name], models[best], gate.metric, gate.min_segment_users)
+    if worst is None:
+        return []
+    return [
+        Check(
+            f"weakest segment vs {best}",
+            worst["difference"],
+            f"segments of ≥ {gate.min_segment_users} users",
+            True,
+            f"{worst['segment']} ({worst['users']} users): {gate.metric} "
+            f"{worst['candidate']:.4f} vs {worst['reference']:.4f}",
+            kind="info",
+        )
+    ]

@@ -126,6 +126,35 @@ def _check_not_disabled(params: Params, name: str, model_dir: Path) -> None:
     )
 
 
+def cross_validation(root: Path, params: Params) -> dict:
+    """``metrics/cv.json`` when ``evaluation.cv.folds`` lists folds (it must be of those
+    folds: a stale file would gate on other folds), else ``{}``."""
+    folds = params.evaluation.cv.folds
+    if not folds:
+        return {}
+    path = root / layout.CV
+    if not path.is_file():
+        raise ConfigError(f"evaluation.cv.folds is {folds} but {path} is missing; run dvc repro")
+    cv = read_json(path)
+    found = sorted(int(k) for k in cv.get("folds", {}))
+    if found != folds:
+        raise ConfigError(
+            f"{path} holds folds {found}, but evaluation.cv.folds is {folds}; run dvc repro"
+        )
+    return cv
+
+
+def registered_folds(cv: dict, name: str) -> dict:
+    """What the manifest keeps of the folds: each fold's window and this model's metrics, so
+    that a later candidate's gate can compare with it fold by fold."""
+    folds = {
+        k: {"window": fold["window"], "metrics": fold["metrics"][name]}
+        for k, fold in (cv.get("folds") or {}).items()
+        if name in fold["metrics"]
+    }
+    return {"folds": folds} if folds else {}
+
+
 def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Proposal:
     root = Path(root)
     g = params.gate
@@ -146,13 +175,18 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
         e.repeat_purchases,
     )
     run_metrics = read_json(root / layout.EVALUATION_METRICS)
+    cv = cross_validation(root, params)
+    segments_path = root / layout.SEGMENTS
+    segments = read_json(segments_path) if segments_path.is_file() else None
     champion = champion_version = None
+    champion_cv: dict = {}
     alias = registry.alias(name, params.promotion.alias)
     with tempfile.TemporaryDirectory() as tmp:
         if alias is not None:
             champion_version = alias["version"]
             fetched = registry.download(name, champion_version, Path(tmp) / "champion")
             champion = load_model(fetched)
+            champion_cv = registry.info(name, champion_version).manifest.get("cross_validation", {})
         result = run_gate(
             name,
             model,
@@ -165,6 +199,9 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
             champion,
             champion_version,
             exclude_seen=not e.repeat_purchases,
+            cv=cv,
+            champion_cv=champion_cv,
+            segments=segments,
         )
     if not result.passed:
         registry.audit(name, "gate_failed", by, "; ".join(result.reasons))
@@ -173,7 +210,11 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
         name,
         model_dir,
         by,
-        {"gate": result.as_dict(), "lineage": lineage(root, name)},
+        {
+            "gate": result.as_dict(),
+            "lineage": lineage(root, name),
+            "cross_validation": registered_folds(cv, name),
+        },
     )
     users = [str(u) for u in current.user_ids[targets.user_rows[:SERVABILITY_USERS]]]
     check_servability(registry, name, version, model_dir, users)

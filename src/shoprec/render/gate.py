@@ -2,7 +2,8 @@
 
 Built from ``GateResult.as_dict()`` (what the registry manifest records under ``gate``):
 ``{"model", "metric", "passed", "checks": [{"name", "value", "threshold", "passed",
-"detail"}]}``.
+"detail", "kind"}]}``; a ``kind: info`` row (a fold's lifts, the weakest segment) informs and
+never fails the gate.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def gate_table(gate: Mapping[str, Any]) -> Table:
     rows = []
     for check in gate.get("checks", []):
         detail = check.get("detail") or ""
-        if check["passed"]:
+        if check.get("kind") == "info":
+            result = cell("info", f" {detail}" if detail else "")
+        elif check["passed"]:
             result = cell("pass")
         else:
             result = cell(("fail", "bad"), f" {detail}" if detail else "")

@@ -29,9 +29,11 @@ from pydantic import Field
 from shoprec.config import Params, load_params
 from shoprec.release.project import (
     Registry,
+    cv_markdown,
     metrics_markdown,
     open_project_registry,
     project_metrics,
+    segments_markdown,
     validation_markdown,
     validation_report_uri,
     validation_summary,
@@ -230,6 +232,20 @@ def training_flow(
         markdown=metrics_markdown(metrics, intervals),
         description="Full-ranking test metrics with 95% bootstrap intervals",
     )
+    segments = segments_markdown(root)
+    if segments is not None:
+        create_markdown_artifact(
+            key="shoprec-segments",
+            markdown=segments,
+            description="Test metrics per user and item segment",
+        )
+    folds = cv_markdown(root)
+    if folds is not None:
+        create_markdown_artifact(
+            key="shoprec-cross-validation",
+            markdown=folds,
+            description="Cross-validation folds: every model per fold, and the spread",
+        )
     return {"metrics": metrics, "registry": propose_and_promote(root, by) if gate else None}
 
 

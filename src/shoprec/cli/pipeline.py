@@ -101,14 +101,43 @@ def metrics(
     path: Annotated[Path, typer.Option(help="Metrics file written by the evaluate stage.")] = Path(
         "metrics/evaluation.json"
     ),
+    cv: Annotated[
+        bool, typer.Option("--cv", help="Per cross-validation fold, with the spread.")
+    ] = False,
+    segments: Annotated[
+        bool, typer.Option("--segments", help="Per user and item segment.")
+    ] = False,
 ) -> None:
-    """Print the test metrics table of the last evaluation."""
+    """Print the test metrics table of the last evaluation (or per fold, or per segment)."""
+    from shoprec.render.table import to_rich
+
+    root = path.parent.parent
+    if cv or segments:
+        from shoprec.io import read_json
+
+        if cv:
+            from shoprec.render.cv import cv_table
+
+            file = root / "metrics" / "cv.json"
+            _require(file, "list folds in evaluation.cv.folds and run `dvc repro cv`")
+            console.print(to_rich(cv_table(read_json(file))))
+        if segments:
+            from shoprec.render.segments import segments_table
+
+            file = root / "metrics" / "segments.json"
+            _require(file, "run `dvc repro evaluate`")
+            console.print(to_rich(segments_table(read_json(file))))
+        return
     from shoprec.evaluation.report import read_metrics
     from shoprec.render.metrics import metrics_table
-    from shoprec.render.table import to_rich
 
     metrics, intervals = read_metrics(path, path.with_name("confidence_intervals.json"))
     console.print(to_rich(metrics_table(metrics, intervals)))
+
+
+def _require(file: Path, advice: str) -> None:
+    if not file.is_file():
+        raise ShoprecError(f"{file} is missing: {advice}")
 
 
 @pipeline_app.command("recommend")

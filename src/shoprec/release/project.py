@@ -16,16 +16,20 @@ from shoprec.config import Params, load_params
 from shoprec.evaluation.report import read_metrics
 from shoprec.io import read_json
 from shoprec.registry import Registry, open_registry
+from shoprec.render.cv import cv_table
 from shoprec.render.metrics import metrics_table
+from shoprec.render.segments import segments_table
 from shoprec.render.table import to_markdown
 from shoprec.render.validation import validation_table
 from shoprec.validation.report import REPORT_HTML, SUMMARY_JSON
 
 __all__ = [
     "Registry",
+    "cv_markdown",
     "metrics_markdown",
     "open_project_registry",
     "project_metrics",
+    "segments_markdown",
     "validation_markdown",
     "validation_report_uri",
     "validation_summary",
@@ -48,6 +52,21 @@ def project_metrics(root: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def metrics_markdown(metrics: dict[str, Any], intervals: dict[str, Any] | None = None) -> str:
     """The metrics table (``shoprec metrics``) as Markdown, titled."""
     return to_markdown(metrics_table(metrics, intervals))
+
+
+def cv_markdown(root: str | Path) -> str | None:
+    """The cross-validation table (``shoprec metrics --cv``) as Markdown; None without folds."""
+    path = Path(root) / layout.CV
+    if not path.is_file():
+        return None
+    cv = read_json(path)
+    return to_markdown(cv_table(cv)) if cv.get("folds") else None
+
+
+def segments_markdown(root: str | Path) -> str | None:
+    """The segments table (``shoprec metrics --segments``) as Markdown; None without the file."""
+    path = Path(root) / layout.SEGMENTS
+    return to_markdown(segments_table(read_json(path))) if path.is_file() else None
 
 
 def validation_summary(root: str | Path) -> dict[str, Any] | None:

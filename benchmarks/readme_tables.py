@@ -39,6 +39,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -727,6 +728,112 @@ def published_protocol_two_tower_on(results: Results) -> str:
     )
 
 
+# -- cross-validation ----------------------------------------------------------------------
+def _test_window(window: dict) -> str:
+    """A fold's test window, first to last day (its end is the start of the next day)."""
+    last = date.fromisoformat(window["test_end"][:10]) - timedelta(days=1)
+    return f"{_date(window['test_start'])} – {last.isoformat()}"
+
+
+def _signed_percent(share: float) -> str:
+    return ("+" if share >= 0 else "−") + percent(abs(share))
+
+
+def cross_validation_verdict(data: dict) -> str:
+    """One sentence: does the two-stage model beat each fold's best baseline, with the numbers."""
+    compared = [f for f in data["folds"] if f.get("comparison")]
+    if not compared:
+        return "No verdict: the two-stage model or every baseline is switched off in `train:`."
+    won = sum(f["comparison"]["two_stage_wins"] for f in compared)
+    every = won == len(compared)
+    parts = []
+    for f in compared:
+        c = f["comparison"]
+        lift = "" if c["lift"] is None else f"{_signed_percent(c['lift'])}"
+        lost = "" if c["two_stage_wins"] else ", **lost**"
+        parts.append(
+            f"fold {f['fold']} {metric(c['two_stage_value'])} against "
+            f"{MODEL_LABELS.get(c['best_baseline'], c['best_baseline'])}'s "
+            f"{metric(c['best_baseline_value'])} ({lift}{lost})"
+        )
+    verb = "wins" if every else "does **not** win"
+    return (
+        f"The two-stage model {verb} every fold against the fold's best baseline on NDCG@10 "
+        f"({won} of {len(compared)}): {'; '.join(parts)}."
+    )
+
+
+def cross_validation_block(dataset: str) -> Callable[[Results], str]:
+    def render(results: Results) -> str:
+        data = results[f"cross_validation_{dataset}"]
+        p, folds, summary = data["protocol"], data["folds"], data["summary"]
+        t = data["seconds"]
+        intro = (
+            f"**Across time** (`python benchmarks/cross_validation.py`, "
+            f"`benchmarks/results/cross_validation_{dataset}.json`): {DATASET_LABELS[dataset]}, "
+            f"{len(folds)} {p['split']} folds {p['step_days']} days apart (fold k's "
+            f"{p['validation_days']}-day validation and {p['test_days']}-day test windows start "
+            f"k × {p['step_days']} days earlier; fold 0 is today's split). Every model of "
+            f"`train:` in `{data['params']}` is fit anew per fold on the data before its cuts "
+            f"and scored on its test window; the best figure of each fold is bold, and the spread "
+            f"rows give mean ± standard deviation (min) over the folds. "
+            f"Machine: {machine(data['machine'])}, shared with other jobs."
+        )
+        body = []
+        for f in folds:
+            names = list(f["models"])
+            columns = {
+                m: [f["models"][n]["metrics"][m] for n in names] for m in ("ndcg@10", "recall@20")
+            }
+            text = {m: bold_best(v, [metric(x) for x in v]) for m, v in columns.items()}
+            for i, name in enumerate(names):
+                label = (
+                    f"{f['fold']}: {_test_window(f['window'])}, {grouped(f['test_users'])} test "
+                    f"users, {seconds(f['fold_seconds'])}"
+                    if i == 0
+                    else ""
+                )
+                fit = f["models"][name]["fit_seconds"]
+                body.append(
+                    [
+                        label,
+                        MODEL_LABELS.get(name, name),
+                        text["ndcg@10"][i],
+                        text["recall@20"][i],
+                        "" if fit is None else seconds(fit),
+                    ]
+                )
+        fit_totals = t["fit_total_per_model"]
+        for i, (name, metrics) in enumerate(summary.items()):
+            cells = [
+                f"{metric(metrics[m]['mean'])} ± {metric(metrics[m]['std'])} "
+                f"(min {metric(metrics[m]['min'])})"
+                for m in ("ndcg@10", "recall@20")
+            ]
+            label = f"spread over {len(folds)} folds" if i == 0 else ""
+            total = fit_totals.get(name)
+            fit = "" if total is None else f"{seconds(total)} in all"
+            body.append([label, MODEL_LABELS.get(name, name), *cells, fit])
+        header = ["fold: test window, test users, time", "model", "NDCG@10", "Recall@20", "fit"]
+        longest = max(fit_totals, key=fit_totals.get)
+        each = ", ".join(f"fold {f['fold']} {seconds(f['fold_seconds'])}" for f in folds)
+        timing = (
+            f"Time: {each}; {seconds(t['total'])} in all, loading and validating the data "
+            f"({seconds(t['load_and_validate'])}) included. The longest fit is the "
+            f"{MODEL_LABELS.get(longest, longest)} model's, {seconds(fit_totals[longest])} over "
+            f"the folds."
+        )
+        if "two_stage" in fit_totals and "sequential" in fit_totals:
+            timing += (
+                " The two-stage fit counts the ranker and the sources it fits itself; its "
+                "sequential source is the sequential row."
+            )
+        parts = [intro, table(header, body, "llrrr"), timing, cross_validation_verdict(data)]
+        return "\n\n".join(parts)
+
+    return render
+
+
 # -- validation and data --------------------------------------------------------------------
 def validation_speed(results: Results) -> str:
     v = results["validation"]
@@ -782,6 +889,7 @@ BLOCKS: dict[str, tuple[Callable[[Results], str], bool]] = {
     "online_retail_load": (online_retail_load, True),
     "published_protocol_verdict": (published_protocol_verdict, False),
     "published_protocol_two_tower_on": (published_protocol_two_tower_on, False),
+    "cross_validation_online_retail": (cross_validation_block("online_retail"), False),
     **{f"published_protocol_{d}": (published_protocol_block(d), False) for d in PUBLISHED_DATASETS},
 }
 

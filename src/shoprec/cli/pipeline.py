@@ -102,31 +102,40 @@ def metrics(
         "metrics/evaluation.json"
     ),
     cv: Annotated[
-        bool, typer.Option("--cv", help="Per cross-validation fold, with the spread.")
+        bool,
+        typer.Option("--cv", help="Per cross-validation fold, with the spread (from --cv-path)."),
     ] = False,
     segments: Annotated[
-        bool, typer.Option("--segments", help="Per user and item segment.")
+        bool,
+        typer.Option("--segments", help="Per user and item segment (from --segments-path)."),
     ] = False,
+    cv_path: Annotated[
+        Path, typer.Option(help="Cross-validation summary written by the cv stage.")
+    ] = Path("metrics/cv.json"),
+    segments_path: Annotated[
+        Path, typer.Option(help="Per-segment metrics written by the evaluate stage.")
+    ] = Path("metrics/segments.json"),
 ) -> None:
     """Print the test metrics table of the last evaluation (or per fold, or per segment)."""
     from shoprec.render.table import to_rich
 
-    root = path.parent.parent
     if cv or segments:
-        from shoprec.io import read_json
-
         if cv:
             from shoprec.render.cv import cv_table
 
-            file = root / "metrics" / "cv.json"
-            _require(file, "list folds in evaluation.cv.folds and run `dvc repro cv`")
-            console.print(to_rich(cv_table(read_json(file))))
+            data = _read_metrics_file(
+                cv_path, "list folds in evaluation.cv.folds and run `dvc repro cv`"
+            )
+            table = cv_table(data)
+            if table.rows:
+                console.print(to_rich(table))
+            else:  # no folds were run: the note says so, a table of headers would not
+                console.print(f"[yellow]{escape('; '.join(table.notes))}[/yellow]")
         if segments:
             from shoprec.render.segments import segments_table
 
-            file = root / "metrics" / "segments.json"
-            _require(file, "run `dvc repro evaluate`")
-            console.print(to_rich(segments_table(read_json(file))))
+            data = _read_metrics_file(segments_path, "run `dvc repro evaluate`")
+            console.print(to_rich(segments_table(data)))
         return
     from shoprec.evaluation.report import read_metrics
     from shoprec.render.metrics import metrics_table
@@ -135,9 +144,20 @@ def metrics(
     console.print(to_rich(metrics_table(metrics, intervals)))
 
 
-def _require(file: Path, advice: str) -> None:
+def _read_metrics_file(file: Path, advice: str) -> dict:
+    """A JSON object a stage wrote, or one readable error: missing (and how to make it) or
+    not a JSON object."""
+    import json
+
     if not file.is_file():
         raise ShoprecError(f"{file} is missing: {advice}")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ShoprecError(f"{file} is not valid JSON ({exc}): {advice}") from None
+    if not isinstance(data, dict):
+        raise ShoprecError(f"{file} is not a JSON object: {advice}")
+    return data
 
 
 @pipeline_app.command("recommend")

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shoprec.render.metrics import value_text
-from shoprec.render.table import Column, Table, cell
+from shoprec.render.table import Cell, Column, Table, cell
 
 DEFAULT_COLUMNS = ("ndcg@10", "recall@20")
 TITLE = "Cross-validation folds (full ranking, each fold fit on data before its own cuts)"
+NO_FOLDS = "no cross-validation folds in this file"
 
 
 def fold_label(k: str, fold: Mapping[str, Any]) -> str:
@@ -24,27 +25,38 @@ def fold_label(k: str, fold: Mapping[str, Any]) -> str:
     return f"{k} ({dates}, {fold.get('test_users', '?')} users)"
 
 
+def spread_cell(summary: Mapping[str, Any] | None) -> Cell:
+    """``0.1106 ± 0.0351 (0.0858)``: mean ± std (min), or ``—`` without a summary."""
+    if not summary or summary.get("mean") is None:
+        return cell(value_text(None))
+    std, low = summary.get("std"), summary.get("min")
+    return cell(
+        value_text(summary["mean"]),
+        f" ± {value_text(std)}" if std is not None else "",
+        (f" ({value_text(low)})", "muted") if low is not None else "",
+    )
+
+
 def cv_table(cv: Mapping[str, Any], columns: Sequence[str] = DEFAULT_COLUMNS) -> Table:
+    """Without folds (``evaluation.cv.folds: []``) the table has no rows and the file's note
+    (or a default one) as its only note."""
     folds = cv.get("folds") or {}
     summary = cv.get("summary") or {}
     rows = []
     for k, fold in sorted(folds.items(), key=lambda kv: int(kv[0])):
-        for model, values in fold["metrics"].items():
+        for model, values in (fold.get("metrics") or {}).items():
             rows.append(
                 [cell(fold_label(k, fold)), cell(model)]
                 + [cell(value_text(values.get(c))) for c in columns]
             )
     for model, metrics in summary.items():
-        cells = [cell(("mean ± std (min)", "strong")), cell(model)]
-        for c in columns:
-            s = metrics.get(c)
-            cells.append(
-                cell(f"{s['mean']:.4f} ± {s['std']:.4f}", (f" ({s['min']:.4f})", "muted"))
-                if s
-                else cell(value_text(None))
-            )
-        rows.append(cells)
-    notes = [cv["note"]] if cv.get("note") else []
+        rows.append(
+            [cell(("mean ± std (min)", "strong")), cell(model)]
+            + [spread_cell(metrics.get(c)) for c in columns]
+        )
+    notes = [str(cv["note"])] if cv.get("note") else []
+    if not folds and not notes:
+        notes = [NO_FOLDS]
     return Table(
         title=cell(TITLE),
         columns=[Column("fold"), Column("model", key=True)]

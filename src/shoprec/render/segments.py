@@ -24,23 +24,26 @@ def segments_table(
     models: Sequence[str] | None = None,
 ) -> Table:
     rows = []
-    for model, kinds in segments.get("models", {}).items():
+    for model, kinds in (segments.get("models") or {}).items():
         if models and model not in models:
             continue
         for kind in ("users", "items"):
-            for name, row in kinds.get(kind, {}).items():
+            for name, row in (kinds.get(kind) or {}).items():
                 rows.append(
                     [cell(model), cell(f"{kind[:-1]} {name}"), cell(str(row.get("users", 0)))]
                     + [cell(value_text(row.get(c))) for c in columns]
                 )
-    how = segments.get("segments", {})
+    how = segments.get("segments") or {}
     notes = []
     if how:
+        head = how.get("head_items")
+        share = f"{head:.0%}" if head is not None else "?"
         notes.append(
             f"history bins from {how.get('history_edges')}; head items: the most popular "
-            f"{how.get('head_items', 0):.0%} of items with history; item segments score only "
-            "the targets in the segment"
+            f"{share} of items with history; item segments score only the targets in the segment"
         )
+    if not rows:
+        notes.append("no segments in this file")
     return Table(
         title=cell(TITLE),
         columns=[Column("model", key=True), Column("segment"), Column("users", numeric=True)]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from shoprec.config import EvaluationParams, TargetParams
 from shoprec.evaluation.bootstrap import bootstrap_ci
 from shoprec.evaluation.metrics import coverage, hits_matrix, novelty, user_metrics
 from shoprec.evaluation.segments import SegmentLabels, segment_metrics
@@ -141,6 +142,27 @@ def evaluate_model(
         bootstrap_samples=bootstrap_samples,
         confidence=confidence,
         seed=seed,
+        segments=segments,
+    )
+
+
+def evaluate_with_params(
+    model: Recommender,
+    targets: TestTargets,
+    evaluation: EvaluationParams,
+    target_params: TargetParams,
+    segments: SegmentLabels | None = None,
+) -> ModelEvaluation:
+    """``evaluate_model`` with the cut-offs, bootstrap and repeat rule of ``params.yaml``
+    (the evaluate stage and every cross-validation fold score alike)."""
+    return evaluate_model(
+        model,
+        targets,
+        sorted(set(evaluation.ks)),
+        exclude_seen=not target_params.repeat_purchases,
+        bootstrap_samples=evaluation.bootstrap.samples,
+        confidence=evaluation.bootstrap.confidence,
+        seed=evaluation.bootstrap.seed,
         segments=segments,
     )
 

@@ -22,7 +22,7 @@ import pandas as pd
 from shoprec import layout
 from shoprec.config import Params
 from shoprec.errors import ConfigError, DataError
-from shoprec.evaluation.evaluate import evaluate_model
+from shoprec.evaluation.evaluate import evaluate_with_params
 from shoprec.evaluation.holdout import prepare_holdout
 from shoprec.evaluation.segments import segment_labels
 from shoprec.io import read_parquet, write_json
@@ -84,19 +84,9 @@ def score_fold(events: pd.DataFrame, items: pd.DataFrame, params: Params, k: int
         targets.user_rows,
         e.segments,
     )
-    ks = sorted(set(e.ks))
     models = {}
     for name, model in fitted.models.items():
-        scored = evaluate_model(
-            model,
-            targets,
-            ks,
-            exclude_seen=not t.repeat_purchases,
-            bootstrap_samples=e.bootstrap.samples,
-            confidence=e.bootstrap.confidence,
-            seed=e.bootstrap.seed,
-            segments=labels,
-        )
+        scored = evaluate_with_params(model, targets, e, t, segments=labels)
         models[name] = {
             "metrics": {key: round(v, 6) for key, v in sorted(scored.values.items())},
             "intervals": {

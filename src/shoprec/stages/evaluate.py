@@ -21,7 +21,7 @@ from shoprec import layout
 from shoprec.config import Params
 from shoprec.data.split import CUTS_FILE, Cuts
 from shoprec.errors import DataError
-from shoprec.evaluation.evaluate import TestTargets, build_targets, evaluate_model
+from shoprec.evaluation.evaluate import TestTargets, build_targets, evaluate_with_params
 from shoprec.evaluation.segments import SegmentLabels, segment_labels
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_parquet, write_json
@@ -62,16 +62,7 @@ def run(params: Params) -> dict:
         model = load_model(layout.MODELS / name)
         if not np.array_equal(model.history.item_ids, history.item_ids):
             raise DataError(f"evaluate: models/{name} was fit on another catalogue; re-run train")
-        result = evaluate_model(
-            model,
-            targets,
-            ks,
-            exclude_seen=not t.repeat_purchases,
-            bootstrap_samples=p.bootstrap.samples,
-            confidence=p.bootstrap.confidence,
-            seed=p.bootstrap.seed,
-            segments=labels,
-        )
+        result = evaluate_with_params(model, targets, p, t, segments=labels)
         segments[name] = result.segments
         metrics[name] = {key: round(value, 6) for key, value in sorted(result.values.items())}
         intervals[name] = {

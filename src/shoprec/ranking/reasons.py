@@ -118,6 +118,45 @@ def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
+# The feature values the sentences read (``_text``); a precomputed explanation keeps only these.
+TEXT_FEATURES: tuple[str, ...] = (
+    "days_since_category",
+    "user_item_views",
+    "user_item_carts",
+    "user_item_purchases",
+    "item_age_days",
+    "n_sources",
+)
+
+
+@dataclass(frozen=True)
+class ReasonKinds:
+    """The reason kinds of a feature list, in order of first appearance, and the 0/1 matrix
+    (features × kinds) that sums a pair's contributions per kind."""
+
+    kinds: tuple[str, ...]
+    features: tuple[tuple[str, ...], ...]  # per kind, the features it groups
+    grouping: np.ndarray
+
+    @classmethod
+    def of(cls, names: list[str]) -> ReasonKinds:
+        grouped: dict[str, list[int]] = {}
+        for j, name in enumerate(names):
+            kind = reason_kind(name)
+            if kind is not None:
+                grouped.setdefault(kind, []).append(j)
+        grouping = np.zeros((len(names), len(grouped)), dtype=np.float64)
+        for column, cols in enumerate(grouped.values()):
+            grouping[cols, column] = 1.0
+        features = tuple(tuple(names[j] for j in cols) for cols in grouped.values())
+        return cls(tuple(grouped), features, grouping)
+
+    def totals(self, contributions: np.ndarray) -> np.ndarray:
+        """Per pair and kind, the summed contribution (pairs × kinds), float64 as in a
+        per-pair sum."""
+        return np.atleast_2d(contributions).astype(np.float64) @ self.grouping
+
+
 def explain_pair(
     snap: Snapshot,
     user: int,
@@ -133,19 +172,34 @@ def explain_pair(
 
     ``seeds`` maps an item-to-item source to the seed item's catalogue index (-1: none).
     """
-    grouped: dict[str, list[int]] = {}
-    for j, name in enumerate(names):
-        kind = reason_kind(name)
-        if kind is not None:
-            grouped.setdefault(kind, []).append(j)
-    totals = {kind: float(contribution[cols].sum()) for kind, cols in grouped.items()}
+    kinds = ReasonKinds.of(names)
     values = {name: float(feature_values[j]) for j, name in enumerate(names)}
+    return reasons_from_totals(
+        snap, user, item, kinds, kinds.totals(contribution)[0], values, seeds, item_ids, n_reasons
+    )
+
+
+def reasons_from_totals(
+    snap: Snapshot,
+    user: int,
+    item: int,
+    kinds: ReasonKinds,
+    totals: np.ndarray,
+    values: dict[str, float],
+    seeds: dict[str, int],
+    item_ids: np.ndarray,
+    n_reasons: int = 3,
+) -> list[Reason]:
+    """``explain_pair`` from the per-kind totals (``ReasonKinds.totals``): the part that runs
+    per pair, so a service can keep the totals of its precomputed lists and write the
+    sentences only for the items it shows."""
     reasons: list[Reason] = []
     used_seeds: set[int] = set()
-    for kind in sorted(totals, key=lambda k: -totals[k]):
-        if totals[kind] <= 0 or len(reasons) >= n_reasons:
+    for column in sorted(range(len(kinds.kinds)), key=lambda c: -totals[c]):
+        kind, total = kinds.kinds[column], float(totals[column])
+        if total <= 0 or len(reasons) >= n_reasons:
             break
-        features = [names[j] for j in grouped[kind]]
+        features = list(kinds.features[column])
         if kind in ITEM_TO_ITEM:
             seed = seeds.get(kind, -1)
             if seed < 0 or seed in used_seeds:  # one "because of X" per seed is enough
@@ -153,9 +207,9 @@ def explain_pair(
             used_seeds.add(seed)
             title = snap.item_titles[seed] or str(item_ids[seed])
             text = _SEED_TEXT[kind].format(seed=title)
-            reasons.append(Reason(kind, text, features, totals[kind], str(item_ids[seed])))
+            reasons.append(Reason(kind, text, features, total, str(item_ids[seed])))
             continue
         text = _text(kind, snap, user, item, values)
         if text is not None:
-            reasons.append(Reason(kind, text, features, totals[kind]))
+            reasons.append(Reason(kind, text, features, total))
     return reasons

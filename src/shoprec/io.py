@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from shoprec.errors import DataError
 
@@ -53,3 +57,57 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
+
+
+# -- memory-mapped arrays -------------------------------------------------------------------
+_LOCAL_HEADER = 30  # bytes of a zip member's local header before its name and extra field
+
+
+def memory_mapped_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed ``.npz`` (``np.savez``, ``sp.save_npz(compressed=False)``),
+    memory-mapped read-only in place: processes that map one file share its pages.
+
+    Object arrays are refused (``allow_pickle=False``); a compressed member is an error, so
+    the caller can fall back to ``np.load``."""
+    path = Path(path)
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive, path.open("rb") as handle:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{path}: {info.filename} is compressed, it cannot be mapped")
+            handle.seek(info.header_offset)
+            header = handle.read(_LOCAL_HEADER)
+            name_length, extra_length = struct.unpack("<HH", header[26:30])
+            handle.seek(info.header_offset + _LOCAL_HEADER + name_length + extra_length)
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(handle)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {info.filename} holds Python objects")
+            key = info.filename.removesuffix(".npy")
+            if int(np.prod(shape)) == 0:
+                out[key] = np.zeros(shape, dtype=dtype)
+                continue
+            mapped = np.memmap(
+                path, dtype, "r", offset=handle.tell(), shape=shape, order="F" if fortran else "C"
+            )
+            out[key] = np.asarray(mapped)
+    return out
+
+
+def memory_mapped_sparse(path: str | Path) -> sp.csr_matrix:
+    """A ``sp.save_npz(compressed=False)`` CSR matrix whose arrays are memory-mapped."""
+    parts = memory_mapped_npz(path)
+    fmt = parts["format"].item() if "format" in parts else "csr"
+    fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+    if fmt != "csr":
+        return sp.load_npz(path).tocsr()
+    shape = tuple(int(n) for n in parts["shape"])
+    matrix = sp.csr_matrix(shape, dtype=parts["data"].dtype)
+    # set the arrays directly: the constructor would check and may copy them
+    matrix.data, matrix.indices, matrix.indptr = parts["data"], parts["indices"], parts["indptr"]
+    return matrix

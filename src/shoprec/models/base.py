@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from shoprec.errors import DataError
 from shoprec.features.interactions import Interactions
+from shoprec.io import memory_mapped_npz, memory_mapped_sparse
 
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
@@ -190,17 +191,26 @@ class Recommender(ABC):
         return directory
 
     @classmethod
-    def _load(cls, directory: Path, meta: dict[str, Any]) -> Recommender:
+    def _load(cls, directory: Path, meta: dict[str, Any], mmap: bool = False) -> Recommender:
+        """With ``mmap`` the arrays are memory-mapped read-only (a service's worker processes
+        then share one copy), else read into memory."""
         model = cls(**meta.get("params", {}))
         model.history = Interactions.load(directory / HISTORY_DIR)
         state: dict[str, np.ndarray | sp.spmatrix] = {}
         if meta.get("arrays"):
-            with np.load(directory / "arrays.npz", allow_pickle=False) as arrays:
-                # row-major in memory: ``sparse @ dense`` copies a column-major operand on
-                # every call (EASE's weights come out of the inverse column-major)
+            if mmap:
+                arrays = memory_mapped_npz(directory / "arrays.npz")
                 state.update({key: np.ascontiguousarray(arrays[key]) for key in meta["arrays"]})
+            else:
+                with np.load(directory / "arrays.npz", allow_pickle=False) as arrays:
+                    # row-major in memory: ``sparse @ dense`` copies a column-major operand on
+                    # every call (EASE's weights come out of the inverse column-major)
+                    state.update(
+                        {key: np.ascontiguousarray(arrays[key]) for key in meta["arrays"]}
+                    )
         for key in meta.get("sparse", []):
-            state[key] = sp.load_npz(directory / f"{key}.npz").tocsr()
+            path = directory / f"{key}.npz"
+            state[key] = memory_mapped_sparse(path) if mmap else sp.load_npz(path).tocsr()
         model._set_state(state)
         return model
 

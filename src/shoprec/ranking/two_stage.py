@@ -278,8 +278,10 @@ class TwoStageRecommender(Recommender):
         return directory
 
     @classmethod
-    def _load(cls, directory: Path, meta: dict[str, Any]) -> TwoStageRecommender:
-        model = super()._load(directory, meta)
+    def _load(
+        cls, directory: Path, meta: dict[str, Any], mmap: bool = False
+    ) -> TwoStageRecommender:
+        model = super()._load(directory, meta, mmap)
         booster = xgb.Booster()
         try:
             booster.load_model(directory / BOOSTER_FILE)

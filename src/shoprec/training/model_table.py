@@ -44,8 +44,9 @@ def create_model(name: str, **params) -> Recommender:
     return cls(**params)
 
 
-def load_model(directory: str | Path) -> Recommender:
-    """Load a saved model (safe formats only: JSON + NumPy without pickle)."""
+def load_model(directory: str | Path, mmap: bool = False) -> Recommender:
+    """Load a saved model (safe formats only: JSON + NumPy without pickle); with ``mmap`` its
+    arrays are memory-mapped read-only where the format allows (``Recommender._load``)."""
     directory = Path(directory)
     meta_path = directory / METADATA_FILE
     switch = None if meta_path.is_file() else disabled_by(directory)
@@ -67,7 +68,7 @@ def load_model(directory: str | Path) -> Recommender:
     if cls is None:
         raise DataError(f"{directory}: unknown model {meta.get('model')!r}")
     try:
-        return cls._load(directory, meta)
+        return cls._load(directory, meta, mmap=mmap) if mmap else cls._load(directory, meta)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         raise DataError(f"{directory}: incomplete or corrupt model files ({exc})") from None
 

@@ -131,8 +131,8 @@ class SequentialRecommender(Recommender):
         return directory
 
     @classmethod
-    def _load(cls, directory: Path, meta: dict) -> SequentialRecommender:
-        model = super()._load(directory, meta)
+    def _load(cls, directory: Path, meta: dict, mmap: bool = False) -> SequentialRecommender:
+        model = super()._load(directory, meta, mmap)
         if (directory / NETWORK_DIR).is_dir():
             model._network_dir = directory / NETWORK_DIR
         return model

@@ -21,7 +21,7 @@ def lists(model, tmp_path_factory):
 
 
 def test_every_user_gets_the_live_answer(model, lists):
-    built, loaded = lists
+    _, loaded = lists
     kinds = ReasonKinds.of(model.names)
     users = model.history.user_ids
     live = model.recommend_with_reasons(users, k=12)

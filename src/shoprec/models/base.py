@@ -205,9 +205,7 @@ class Recommender(ABC):
                 with np.load(directory / "arrays.npz", allow_pickle=False) as arrays:
                     # row-major in memory: ``sparse @ dense`` copies a column-major operand on
                     # every call (EASE's weights come out of the inverse column-major)
-                    state.update(
-                        {key: np.ascontiguousarray(arrays[key]) for key in meta["arrays"]}
-                    )
+                    state.update({key: np.ascontiguousarray(arrays[key]) for key in meta["arrays"]})
         for key in meta.get("sparse", []):
             path = directory / f"{key}.npz"
             state[key] = memory_mapped_sparse(path) if mmap else sp.load_npz(path).tocsr()

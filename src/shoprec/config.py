@@ -389,6 +389,19 @@ class ServingParams(_Strict):
     max_k: PositiveInt = 100
     session_events: PositiveInt = 50  # recent events kept in memory per user (POST /v1/events)
     items: str = "data/validated/items.parquet"  # titles, prices, categories (folder-relative)
+    workers: PositiveInt = 1  # processes behind the port; they share one copy of the model
+    # two-stage: each known user's top N ranked when a version loads, the first M explained;
+    # requests within them cost a lookup; others (category filters, sessions) rank live
+    precomputed_items: NonNegativeInt = 100
+    explained_items: NonNegativeInt = 20
+    # TF Serving's REST predict API (/v1/models/{name}:predict): model name -> TF Serving base
+    # path (<version>/saved_model.pb, folder-relative); a path that is not there is skipped
+    savedmodels: dict[str, str] = Field(
+        default_factory=lambda: {
+            "sequential": "models/sequential/savedmodel",
+            "two_tower": "models/two_tower/tower/user_tower_savedmodel",
+        }
+    )
 
 
 class BatchScoringParams(_Strict):

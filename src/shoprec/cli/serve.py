@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +32,10 @@ def serve(
     items: Annotated[
         Path | None, typer.Option(help="Items Parquet for titles and prices (serving.items).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes sharing the port (serving.workers)."),
+    ] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Serve recommendations over HTTP from the model behind the alias (verified, hot-reloaded).
@@ -38,22 +44,57 @@ def serve(
     import uvicorn
 
     from shoprec.config import load_params
-    from shoprec.serving.app import ServiceSettings, create_app
-    from shoprec.serving.reloader import ModelHolder
 
     s = load_params(params).serving
     root = params.resolve().parent
-    items_path = items or (root / s.items)
-    holder = ModelHolder(
-        open_registry_from(registry, params), model or s.model, alias or s.alias, items_path
-    )
-    with console.status("loading the model behind the alias…"):
-        holder.refresh()
-    if holder.current is None:
-        console.print(f"[yellow]not ready yet:[/yellow] {escape(str(holder.last_error))}")
-    else:
-        console.print(f"serving {holder.name} v{holder.current.version} ({holder.alias})")
+    workers = workers or s.workers
+    host, port = host or s.host, port or s.port
+    shared = Path(tempfile.mkdtemp(prefix="shoprec-serve-")) if workers > 1 else None
+    if shared is not None:  # before prometheus-client makes its first metric
+        from shoprec.serving.workers import enable_multiprocess_metrics
+
+        (shared / "metrics").mkdir()
+        enable_multiprocess_metrics(str(shared / "metrics"))
+
+    from shoprec.serving.app import ServiceSettings, create_app
+    from shoprec.serving.engine import Precompute
+    from shoprec.serving.reloader import ModelHolder
+
     settings = ServiceSettings(s.default_k, s.max_k, s.session_events, s.poll_interval_s)
-    uvicorn.run(
-        create_app(holder, settings), host=host or s.host, port=port or s.port, log_level="warning"
-    )
+    # TF Serving's REST predict API over the exported SavedModels (missing folders: skipped)
+    savedmodels = {name: root / base for name, base in s.savedmodels.items()}
+
+    def make_holder() -> ModelHolder:
+        return ModelHolder(
+            open_registry_from(registry, params),
+            model or s.model,
+            alias or s.alias,
+            items or (root / s.items),
+            workdir=shared / "versions" if shared else None,
+            precompute=Precompute(s.precomputed_items, s.explained_items),
+        )
+
+    if shared is None:
+        holder = make_holder()
+        with console.status("loading the model behind the alias…"):
+            holder.refresh()
+        if holder.current is None:
+            console.print(f"[yellow]not ready yet:[/yellow] {escape(str(holder.last_error))}")
+        else:
+            console.print(f"serving {holder.name} v{holder.current.version} ({holder.alias})")
+        app = create_app(holder, settings, savedmodels=savedmodels)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+
+    from shoprec.serving.workers import bind, run_workers
+
+    def make_server() -> uvicorn.Server:  # in each worker: it loads the model at startup
+        app = create_app(make_holder(), settings, savedmodels=savedmodels)
+        return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+
+    sock = bind(host, port)
+    console.print(f"{workers} workers on {host}:{port}; each turns ready once it has the model")
+    try:
+        run_workers(make_server, sock, workers)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -9,6 +9,7 @@ JSON body ``{"error": ..., "detail": ...}``; nothing a request sends can produce
 # no `from __future__ import annotations`: FastAPI reads the endpoint annotations at runtime,
 # and some of them are built inside create_app (the k limit comes from the settings)
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict, deque
@@ -27,12 +28,15 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shoprec.serving import contract
 from shoprec.serving.engine import ServedModel, UnknownItem
 from shoprec.serving.reloader import ModelHolder
+from shoprec.serving.tf_predict import SavedModelPaths, tf_predict_router
 
 log = logging.getLogger(__name__)
 MAX_ID_LENGTH = 128
@@ -69,9 +73,10 @@ class ServiceMetrics:
         )
         self.version = Gauge(
             "shoprec_model_version",
-            "Model version being served",
+            "Model version being served (with several workers: one series per worker pid)",
             ["model"],
             registry=self.registry,
+            multiprocess_mode="liveall",
         )
         self.reloads = Counter(
             "shoprec_model_reloads", "Successful model swaps", registry=self.registry
@@ -167,11 +172,15 @@ class MeasuredRequests:
         self.metrics.requests.labels(endpoint, str(status["code"])).inc()
 
 
-def _error(status: int, error: str, detail) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+def _error(status: int, error: str, detail, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
-def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(
+    holder: ModelHolder,
+    settings: ServiceSettings | None = None,
+    savedmodels: SavedModelPaths | None = None,
+) -> FastAPI:
     """The app around a ``ModelHolder``; the lifespan loads the model and starts polling.
 
     Endpoints are ``async``: a request's work is a few milliseconds of NumPy, cheaper to run on
@@ -219,7 +228,8 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return _error(exc.status_code, str(exc.detail), None)
+        # keeps the headers the router sets, e.g. ``Allow`` on a 405
+        return _error(exc.status_code, str(exc.detail), None, getattr(exc, "headers", None))
 
     def served() -> ServedModel | JSONResponse:
         current = holder.current
@@ -231,7 +241,11 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
     ItemId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
     K = Annotated[int, Query(ge=1, le=settings.max_k, description="how many items")]
 
-    @app.get("/v1/recommendations/{user_id}")
+    @app.get(
+        "/v1/recommendations/{user_id}",
+        response_model=contract.Recommendations,
+        responses={**contract.INVALID, **contract.NOT_READY},
+    )
     async def recommendations(
         user_id: UserId,
         k: K = settings.default_k,
@@ -259,7 +273,15 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
             }
         )
 
-    @app.get("/v1/similar/{item_id}")
+    @app.get(
+        "/v1/similar/{item_id}",
+        response_model=contract.SimilarItems,
+        responses={
+            404: contract.error("the item is not in the catalogue"),
+            **contract.INVALID,
+            **contract.NOT_READY,
+        },
+    )
     async def similar(item_id: ItemId, k: K = settings.default_k):
         """Items similar to this one: from co-interactions, or from its content (title,
         category, brand) when the model has not seen it."""
@@ -280,7 +302,17 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
             }
         )
 
-    @app.post("/v1/events", status_code=202)
+    @app.post(
+        "/v1/events",
+        status_code=202,
+        response_model=contract.EventsAccepted,
+        responses={
+            400: contract.error("the body is not readable JSON"),
+            404: contract.error("the user is not known to the model"),
+            **contract.INVALID,
+            **contract.NOT_READY,
+        },
+    )
     async def events(batch: EventBatch):
         """Recent events of a known user: kept in memory and used by their next
         recommendations (items just seen are excluded, related items move up)."""
@@ -303,21 +335,33 @@ def create_app(holder: ModelHolder, settings: ServiceSettings | None = None) -> 
         )
         return {"user_id": batch.user_id, "accepted": len(positions), "session_events": kept}
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=contract.Health)
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_model=contract.Ready,
+        responses={503: contract.error("no verified model is loaded yet")},
+    )
     async def readyz():
         current = holder.current
         if current is None:
             return _error(503, "not ready", holder.last_error)
         return {"status": "ready", "model": current.name, "version": current.version}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses=contract.PROMETHEUS)
     async def prometheus():
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        """Prometheus metrics (text exposition format); with several workers, the sum over
+        them (prometheus-client's multiprocess mode)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(tf_predict_router(savedmodels))  # TF Serving's REST predict API
     app.state.holder = holder
     app.state.metrics = metrics
     return app

@@ -16,11 +16,23 @@ import numpy as np
 import scipy.sparse as sp
 
 from shoprec.models.base import Recommender, top_k
+from shoprec.ranking.precomputed import PrecomputedLists
+from shoprec.ranking.reasons import ReasonKinds
 from shoprec.serving.catalogue import Catalogue
 from shoprec.training.model_table import load_model
 
 SESSION_WEIGHT = 0.5  # share of a user's final list that their live session may reorder
 CO_SHRINK = 10.0
+LISTS_DIR = "serving_lists"  # beside the model files: the precomputed two-stage lists
+
+
+@dataclass(frozen=True)
+class Precompute:
+    """How much of each known user's two-stage list is ranked when a version loads
+    (``serving.precomputed_items`` / ``serving.explained_items``; 0 items: rank per request)."""
+
+    items: int = 100
+    explained: int = 20
 
 
 class UnknownItem(LookupError):
@@ -39,6 +51,7 @@ class ServedModel:
     version: int | None
     model: Recommender
     catalogue: Catalogue
+    lists: PrecomputedLists | None = None  # two-stage: every known user ranked at load
     popular: np.ndarray = field(init=False)  # model item indices, most popular first
     _by_user: sp.csr_matrix = field(init=False)  # binary history, for co-interactions
     _by_item: sp.csc_matrix = field(init=False)
@@ -53,16 +66,39 @@ class ServedModel:
         self._by_user = binary.tocsr()
         self._by_item = binary.tocsc()
         self._norms = np.sqrt(counts.astype(np.float64))
+        if self.lists is not None:
+            self._kinds = ReasonKinds.of(self.model.names)
 
     @classmethod
     def load(
-        cls, directory: str | Path, name: str, version: int | None, items_path: str | Path | None
+        cls,
+        directory: str | Path,
+        name: str,
+        version: int | None,
+        items_path: str | Path | None,
+        precompute: Precompute | None = None,
+        mmap: bool = False,
     ) -> ServedModel:
-        model = load_model(directory)
+        """Load a verified model folder. A two-stage model's lists are read from
+        ``<directory>/serving_lists`` (memory-mapped, shared by worker processes) or built
+        there first; the caller holds the version's lock, so one process builds them. With
+        ``mmap`` the model's arrays are memory-mapped too."""
+        model = load_model(directory, mmap=mmap)
+        lists = None
+        precompute = precompute or Precompute()
+        if hasattr(model, "rank_candidates") and precompute.items > 0:
+            lists = PrecomputedLists.load(Path(directory) / LISTS_DIR)
+            if lists is None:
+                PrecomputedLists.build(model, precompute.items, precompute.explained).save(
+                    Path(directory) / LISTS_DIR
+                )
+                lists = PrecomputedLists.load(Path(directory) / LISTS_DIR)
         booster = getattr(model, "booster", None)
         if booster is not None:  # one request is a small batch: one thread is fastest
             booster.set_param({"nthread": 1})
-        served = cls(name, version, model, Catalogue.load(model.history.item_ids, items_path))
+        served = cls(
+            name, version, model, Catalogue.load(model.history.item_ids, items_path), lists
+        )
         known = served.model.history.user_ids
         if len(known):  # warm up, and fail here rather than on the first request
             served.recommend(str(known[0]), 1)
@@ -114,6 +150,10 @@ class ServedModel:
 
     def _model_list(self, row: int, user_id: str, k: int, exclude_seen: bool) -> list[tuple]:
         """``(item index, score, source, reasons)`` from the model, best first."""
+        if self.lists is not None and exclude_seen:
+            listed = self.lists.entries(row, k, self.model, self._kinds)
+            if listed is not None:
+                return listed
         if hasattr(self.model, "recommend_with_reasons"):
             table = self.model.recommend_with_reasons([user_id], k=k, exclude_seen=exclude_seen)
             positions = self.model.history.item_positions(table["item_id"].to_numpy())

@@ -5,21 +5,51 @@ downloaded (every checksum verified), loaded and warmed up *beside* the one bein
 swapped in with one reference assignment: a request in flight finishes on the version it
 started with. A version that fails to download, verify or load is refused, counted, and not
 retried until the alias moves again; the old version keeps serving.
+
+Worker processes of one service share the work folder: a version is downloaded, verified and
+prepared (the two-stage lists) once, under a file lock, and every worker memory-maps the same
+files. A version folder is removed when the last process serving it has moved on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from shoprec.registry import Registry
-from shoprec.serving.engine import ServedModel
+from shoprec.serving.engine import Precompute, ServedModel
 
 log = logging.getLogger(__name__)
+COMPLETE = ".complete"  # in a version folder: downloaded and every checksum verified
+USERS = ".served_by"  # in a version folder: one empty file per process serving it
+
+
+@contextlib.contextmanager
+def version_lock(workdir: Path, version: int) -> Iterator[None]:
+    """One process at a time prepares or removes a version folder (``fcntl.flock``)."""
+    with (workdir / f"v{version}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ModelHolder:
@@ -31,7 +61,11 @@ class ModelHolder:
         name: str,
         alias: str,
         items_path: str | Path | None,
+        workdir: str | Path | None = None,
+        precompute: Precompute | None = None,
     ) -> None:
+        """``workdir``: a folder shared by the worker processes of one service (the caller
+        removes it); without one, a private temporary folder, removed by ``stop``."""
         self.registry = registry
         self.name = name
         self.alias = alias
@@ -44,7 +78,10 @@ class ModelHolder:
         self.on_failure: Callable[[int, Exception], None] = lambda version, exc: None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._workdir = Path(tempfile.mkdtemp(prefix="shoprec-serve-"))
+        self._own_workdir = workdir is None
+        self._workdir = Path(workdir or tempfile.mkdtemp(prefix="shoprec-serve-"))
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        self.precompute = precompute
         self._lock = threading.Lock()  # one reload at a time
 
     def refresh(self) -> bool:
@@ -63,17 +100,13 @@ class ModelHolder:
             current = self.current.version if self.current else None
             if version == current or version == self._refused:
                 return False
-            target = self._workdir / f"v{version}"
             try:
-                shutil.rmtree(target, ignore_errors=True)
-                self.registry.download(self.name, version, target)  # verifies every sha256
-                served = ServedModel.load(target, self.name, version, self.items_path)
+                served = self._prepare(version)
             except Exception as exc:
                 self._refused = version
                 self.last_error = f"{self.name} v{version} refused: {exc}"
                 log.error("%s; still serving v%s", self.last_error, current)
                 self.on_failure(version, exc)
-                shutil.rmtree(target, ignore_errors=True)
                 return False
             old = self.current
             self.current = served  # the swap: one reference assignment
@@ -82,8 +115,39 @@ class ModelHolder:
             log.info("%s: now serving v%d (was v%s)", self.name, version, current)
             self.on_reload(served)
             if old is not None and old.version is not None:
-                shutil.rmtree(self._workdir / f"v{old.version}", ignore_errors=True)
+                self._release(old.version)
             return True
+
+    def _prepare(self, version: int) -> ServedModel:
+        """Download and verify ``version`` unless another process already has, then load it
+        (memory-mapped) and note this process among its users."""
+        target = self._workdir / f"v{version}"
+        with version_lock(self._workdir, version):
+            if not (target / COMPLETE).is_file():
+                shutil.rmtree(target, ignore_errors=True)
+                try:
+                    self.registry.download(self.name, version, target)  # verifies every sha256
+                except Exception:
+                    shutil.rmtree(target, ignore_errors=True)
+                    raise
+                (target / COMPLETE).touch()
+            served = ServedModel.load(
+                target, self.name, version, self.items_path, self.precompute, mmap=True
+            )
+            (target / USERS).mkdir(exist_ok=True)
+            (target / USERS / str(os.getpid())).touch()
+        return served
+
+    def _release(self, version: int) -> None:
+        """This process no longer serves ``version``: remove its folder if no live process
+        does (memory-mapped files stay readable to a process that still maps them)."""
+        target = self._workdir / f"v{version}"
+        with version_lock(self._workdir, version):
+            (target / USERS / str(os.getpid())).unlink(missing_ok=True)
+            users = target / USERS
+            left = [p for p in users.iterdir() if p.name.isdigit() and _alive(int(p.name))]
+            if not left:
+                shutil.rmtree(target, ignore_errors=True)
 
     def start(self, poll_interval_s: float) -> None:
         def loop() -> None:
@@ -97,4 +161,7 @@ class ModelHolder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        if self._own_workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        elif self.current is not None and self.current.version is not None:
+            self._release(self.current.version)

@@ -66,7 +66,7 @@ def test_save_load_identical_and_pickle_free(data, fitted, tmp_path):
     directory = model.save(tmp_path / "model")
     names = {p.name for p in directory.iterdir()}
     assert {"user_tower.keras", "item_tower.keras", "two_tower.json"} <= names
-    assert (directory / "user_tower_savedmodel" / "saved_model.pb").is_file()
+    assert (directory / "user_tower_savedmodel" / "1" / "saved_model.pb").is_file()
     assert_pickle_free(directory)
 
     loaded = TwoTower.load(directory)
@@ -82,7 +82,7 @@ def test_save_load_identical_and_pickle_free(data, fitted, tmp_path):
     )
 
     # the SavedModel export serves the same user vectors (what TF Serving would load)
-    served = tf.saved_model.load(str(directory / "user_tower_savedmodel"))
+    served = tf.saved_model.load(str(directory / "user_tower_savedmodel" / "1"))
     out = served.serve(
         {
             "user_id": tf.constant(users.user_ids[:50]),

@@ -8,7 +8,12 @@ A model directory holds ``user_tower.keras`` (inputs ``user_id`` string, ``histo
 layers); ``catalogue.npz`` (the item feature tables and vocabularies: strings, integers and
 booleans, read with ``allow_pickle=False``); ``two_tower.json`` (written last, so a directory
 with it is complete); and optionally a TensorFlow SavedModel of the user tower for TF
-Serving. Nothing is pickled: a model file comes from a registry and must not run code.
+Serving, in a TF Serving base path: ``user_tower_savedmodel/1/saved_model.pb`` with a
+``serving_default`` signature (the user inputs by name in, ``output_0``, the user vector,
+out). Nothing is pickled: a model file comes from a registry and must not run code.
+
+Loading reads the towers, not the SavedModel: directories written before the SavedModel moved
+into its version folder (``user_tower_savedmodel/saved_model.pb``) load as before.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ METADATA_FILE = "two_tower.json"
 USER_TOWER_FILE = "user_tower.keras"
 ITEM_TOWER_FILE = "item_tower.keras"
 CATALOGUE_FILE = "catalogue.npz"
-SAVEDMODEL_DIR = "user_tower_savedmodel"
+SAVEDMODEL_DIR = "user_tower_savedmodel"  # a TF Serving base path: <version>/saved_model.pb
+SAVEDMODEL_VERSION = 1
+SAVEDMODEL_SIGNATURE = "serving_default"
 MODEL_NAME = "two_tower"
 # Saved beside the TwoTowerParams fields in the metadata's "params".
 _MODEL_KEYWORDS = ("title_hash_bins", "mixed_precision")
@@ -53,8 +60,9 @@ def save(model: Any, directory: str | Path, export_savedmodel: bool = True) -> P
     model.user_tower.save(directory / USER_TOWER_FILE)
     model.item_tower.save(directory / ITEM_TOWER_FILE)
     np.savez(directory / CATALOGUE_FILE, **catalogue)
+    savedmodel = f"{SAVEDMODEL_DIR}/{SAVEDMODEL_VERSION}"
     if export_savedmodel:
-        model.user_tower.export(str(directory / SAVEDMODEL_DIR), verbose=False)
+        export_user_tower(model.user_tower, directory / savedmodel)
     meta = {
         "model": MODEL_NAME,
         "format_version": FORMAT_VERSION,
@@ -73,11 +81,27 @@ def save(model: Any, directory: str | Path, export_savedmodel: bool = True) -> P
             "user_tower": USER_TOWER_FILE,
             "item_tower": ITEM_TOWER_FILE,
             "catalogue": CATALOGUE_FILE,
-            "user_tower_savedmodel": SAVEDMODEL_DIR if export_savedmodel else None,
+            "user_tower_savedmodel": savedmodel if export_savedmodel else None,
         },
         "training": model.history_,
     }
     (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return directory
+
+
+def export_user_tower(user_tower: Any, directory: str | Path) -> Path:
+    """Write the user tower as a SavedModel to ``directory`` (a version folder of a TF Serving
+    base path). Keras' export names the first endpoint (``serve``) ``serving_default`` too,
+    the signature TF Serving answers by default; checked here, so a Keras that stops doing it
+    fails the save rather than the server."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    user_tower.export(str(directory), verbose=False)
+    saved = saved_model_pb2.SavedModel.FromString((directory / "saved_model.pb").read_bytes())
+    if not any(SAVEDMODEL_SIGNATURE in graph.signature_def for graph in saved.meta_graphs):
+        raise RuntimeError(f"{directory}: the export has no {SAVEDMODEL_SIGNATURE!r} signature")
     return directory
 
 

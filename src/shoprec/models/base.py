@@ -59,10 +59,21 @@ def _best_columns(scores: np.ndarray, k: int) -> np.ndarray:
     kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]  # each row's k-th best value
     take = scores > kth
     need = k - take.sum(axis=1)  # how many of the values equal to the k-th best to take
-    tie_rows, tie_cols = np.nonzero(scores == kth)  # row-major: lower index first per row
-    rank_in_row = np.arange(len(tie_rows)) - np.searchsorted(tie_rows, tie_rows)
-    keep = rank_in_row < need[tie_rows]
-    take[tie_rows[keep], tie_cols[keep]] = True
+    # A row with fewer than k finite scores ties at -inf with most of the catalogue; the lowest
+    # -inf columns it needs lie in its first 2k columns, so look for its ties only there.
+    short = np.isneginf(kth[:, 0]) & (need > 0)
+    width = min(2 * k, scores.shape[1])
+    for rows, block in (
+        (np.flatnonzero(~short & (need > 0)), None),
+        (np.flatnonzero(short), width),
+    ):
+        if len(rows) == 0:
+            continue
+        part = scores[rows] if block is None else scores[rows, :block]
+        tie_rows, tie_cols = np.nonzero(part == kth[rows])  # row-major: lower index first
+        rank_in_row = np.arange(len(tie_rows)) - np.searchsorted(tie_rows, tie_rows)
+        keep = rank_in_row < need[rows][tie_rows]
+        take[rows[tie_rows[keep]], tie_cols[keep]] = True
     return np.nonzero(take)[1].reshape(n_rows, k)
 
 

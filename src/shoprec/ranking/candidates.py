@@ -81,6 +81,11 @@ class CandidateSources:
             return share[:, snap.item_category] * (1.0 + popularity)
         raise KeyError(source)
 
+    def sparse_scores(self, source: str, rows: np.ndarray) -> sp.csr_matrix:
+        """``scores`` of a source in ``SPARSE_SOURCES`` before densifying (csr)."""
+        base = self.snapshot.recent if source == "covisit" else self.history.matrix
+        return sp.csr_matrix(base[rows] @ self.item_to_item(source))
+
     def item_to_item(self, source: str):
         return {"itemknn": self.itemknn, "ease": self.ease, "covisit": self.covisit}[source]
 
@@ -142,12 +147,20 @@ def generate_candidates(
     seen_r, seen_c = seen.nonzero()
     lists, keys = {}, []
     for source in sources.active:
-        scores = sources.scores(source, rows).astype(np.float32, copy=False)
-        if exclude_seen:
-            scores[seen_r, seen_c] = -np.inf
-        scores[~np.isfinite(scores)] = -np.inf
-        scores[scores <= 0] = -np.inf  # no signal is no candidate
-        idx, values = top_k(scores, sources.sizes[source])
+        if source in SPARSE_SOURCES and n_items >= SPARSE_MIN_ITEMS:  # rank the nonzeros only
+            exclude = seen if exclude_seen else None
+            idx, values = _top_of_rows(
+                sources.sparse_scores(source, rows), sources.sizes[source], exclude
+            )
+        elif source == "popular_recent" and n_items >= SPARSE_MIN_ITEMS:  # one shared order
+            idx, values = _top_of_one_order(sources, rows, seen if exclude_seen else None)
+        else:
+            scores = sources.scores(source, rows).astype(np.float32, copy=False)
+            if exclude_seen:
+                scores[seen_r, seen_c] = -np.inf
+            scores[~np.isfinite(scores)] = -np.inf
+            scores[scores <= 0] = -np.inf  # no signal is no candidate
+            idx, values = top_k(scores, sources.sizes[source])
         lists[source] = (idx, values)
         r, c = np.nonzero(idx >= 0)
         keys.append(r.astype(np.int64) * n_items + idx[r, c])
@@ -167,6 +180,67 @@ def generate_candidates(
         source_ranks=source_ranks,
         lists={source: idx for source, (idx, _) in lists.items()},
     )
+
+
+# Sources whose scores are a sparse product (history × item-to-item weights): most items score
+# 0 for a user, so their top N come from the nonzeros of each row, not a dense row.
+SPARSE_SOURCES: tuple[str, ...] = ("itemknn", "covisit")
+# Below this catalogue size a dense row is cheaper than a loop over rows (measured: 2.5 s
+# against 1.0 s for 3,477 users × 2,000 items; 100,000 items the other way round).
+SPARSE_MIN_ITEMS = 20_000
+
+
+def _kept(values: np.ndarray, cols: np.ndarray, seen: np.ndarray | None) -> np.ndarray:
+    """What the dense path keeps of a row: finite, positive and (if given) not seen."""
+    keep = np.isfinite(values) & (values > 0)
+    if seen is not None and len(seen):
+        keep &= ~np.isin(cols, seen)
+    return keep
+
+
+def _top_of_rows(
+    scores: sp.csr_matrix, n: int, seen: sp.csr_matrix | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``top_k`` of the dense rows with unseen, non-positive and non-finite entries excluded,
+    from the stored entries only (the same indices, values and tie order)."""
+    idx = np.full((scores.shape[0], n), -1, dtype=np.int64)
+    best = np.full((scores.shape[0], n), -np.inf, dtype=np.float32)
+    data = scores.data.astype(np.float32, copy=False)
+    for r in range(scores.shape[0]):
+        lo, hi = scores.indptr[r], scores.indptr[r + 1]
+        cols, values = scores.indices[lo:hi], data[lo:hi]
+        user_seen = seen.indices[seen.indptr[r] : seen.indptr[r + 1]] if seen is not None else None
+        keep = _kept(values, cols, user_seen)
+        cols, values = cols[keep], values[keep]
+        if len(values) > n:  # only the values at or above the n-th best can make the list
+            at_least = values >= np.partition(values, len(values) - n)[len(values) - n]
+            cols, values = cols[at_least], values[at_least]
+        order = np.lexsort((cols, -values))[:n]
+        idx[r, : len(order)] = cols[order]
+        best[r, : len(order)] = values[order]
+    return idx, best
+
+
+def _top_of_one_order(
+    sources: CandidateSources, rows: np.ndarray, seen: sp.csr_matrix | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``popular_recent``'s top N per user: one catalogue order, each user's seen items left out."""
+    n = sources.sizes["popular_recent"]
+    values = sources.scores("popular_recent", np.arange(1))[0].astype(np.float32)
+    items = np.arange(len(values))
+    keep = _kept(values, items, None)
+    order = items[keep][np.lexsort((items[keep], -values[keep]))]
+    idx = np.full((len(rows), n), -1, dtype=np.int64)
+    best = np.full((len(rows), n), -np.inf, dtype=np.float32)
+    for r in range(len(rows)):
+        user_seen = seen.indices[seen.indptr[r] : seen.indptr[r + 1]] if seen is not None else []
+        head = order[: n + len(user_seen)]
+        if len(user_seen):
+            head = head[~np.isin(head, user_seen)]
+        head = head[:n]
+        idx[r, : len(head)] = head
+        best[r, : len(head)] = values[head]
+    return idx, best
 
 
 def per_user_recall(candidates: Candidates, targets: sp.csr_matrix) -> dict[str, np.ndarray]:

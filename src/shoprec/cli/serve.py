@@ -86,13 +86,14 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
 
-    from shoprec.serving.workers import bind, run_workers
+    from shoprec.serving.workers import bind, preload, run_workers
 
     def make_server() -> uvicorn.Server:  # in each worker: it loads the model at startup
         app = create_app(make_holder(), settings, savedmodels=savedmodels)
         return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
 
     sock = bind(host, port)
+    preload(model or s.model)  # imported before the fork: the workers share those pages
     console.print(f"{workers} workers on {host}:{port}; each turns ready once it has the model")
     try:
         run_workers(make_server, sock, workers)

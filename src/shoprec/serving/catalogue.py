@@ -8,6 +8,7 @@ words, the category path and the brand, hashed into a fixed-width sparse space.
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from shoprec.io import memory_mapped_sparse
 
 CONTENT_DIMENSIONS = 1 << 18
 TOKEN = re.compile(r"[a-z0-9]{2,}")
@@ -102,6 +105,60 @@ class Catalogue:
         if items_path is not None and Path(items_path).is_file():
             items = pd.read_parquet(items_path)
         return cls.build(model_item_ids, items)
+
+    # -- a prepared copy, shared by worker processes ---------------------------------------
+    _ARRAYS = ("item_ids", "titles", "categories", "brands", "prices")
+
+    def save(self, directory: str | Path) -> Path:
+        """Fixed-width arrays and the content matrix, for :meth:`load_prepared`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in self._ARRAYS:
+            values = getattr(self, name)
+            values = values if name == "prices" else np.asarray(values, dtype=str)
+            np.save(directory / f"{name}.npy", values, allow_pickle=False)
+        sp.save_npz(directory / "content.npz", self.content, compressed=False)
+        (directory / "catalogue.json").write_text(
+            json.dumps({"n_model_items": self.n_model_items}) + "\n"
+        )
+        return directory
+
+    @classmethod
+    def load_prepared(cls, directory: str | Path) -> Catalogue | None:
+        """A catalogue saved by :meth:`save`, memory-mapped (None when incomplete)."""
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / "catalogue.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        arrays = {
+            name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+            for name in cls._ARRAYS
+        }
+        return cls(
+            **arrays,
+            n_model_items=int(meta["n_model_items"]),
+            content=memory_mapped_sparse(directory / "content.npz"),
+            _position=pd.Index(np.asarray(arrays["item_ids"])),
+        )
+
+    @classmethod
+    def prepared(
+        cls, directory: str | Path, model_item_ids: np.ndarray, items_path: str | Path | None
+    ) -> Catalogue:
+        """The catalogue of ``items_path`` for this model, built once into ``directory`` (one
+        folder per items file, size and time) and memory-mapped from there."""
+        stamp = "none"
+        if items_path is not None and Path(items_path).is_file():
+            stat = Path(items_path).stat()
+            key = f"{Path(items_path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+            stamp = f"{zlib.crc32(key.encode()):08x}"
+        folder = Path(directory) / f"catalogue_{stamp}"
+        found = cls.load_prepared(folder)
+        if found is None:
+            cls.load(model_item_ids, items_path).save(folder)
+            found = cls.load_prepared(folder)
+        return found
 
     def position(self, item_id: str) -> int:
         """Catalogue row of ``item_id``, -1 when the shop does not have it."""

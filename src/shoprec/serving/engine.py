@@ -96,9 +96,11 @@ class ServedModel:
         booster = getattr(model, "booster", None)
         if booster is not None:  # one request is a small batch: one thread is fastest
             booster.set_param({"nthread": 1})
-        served = cls(
-            name, version, model, Catalogue.load(model.history.item_ids, items_path), lists
-        )
+        if mmap:  # built once per version and items file, shared by worker processes
+            catalogue = Catalogue.prepared(directory, model.history.item_ids, items_path)
+        else:
+            catalogue = Catalogue.load(model.history.item_ids, items_path)
+        served = cls(name, version, model, catalogue, lists)
         known = served.model.history.user_ids
         if len(known):  # warm up, and fail here rather than on the first request
             served.recommend(str(known[0]), 1)

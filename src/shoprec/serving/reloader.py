@@ -20,6 +20,7 @@ import gc
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -49,6 +50,8 @@ def release_freed_memory() -> None:
     glibc's allocator keeps freed arenas: measured, each reload of a 100,000-item model grew
     resident memory by ~95 MiB until ``malloc_trim`` was called."""
     gc.collect()
+    if "pyarrow" in sys.modules:  # the items table was read through Arrow's own pool
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 

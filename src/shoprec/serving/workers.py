@@ -36,6 +36,19 @@ def enable_multiprocess_metrics(directory: str) -> None:
         values.ValueClass = values.get_value_class()
 
 
+def preload(model_name: str) -> None:
+    """Import what a worker needs to load and serve ``model_name`` (its model class, Parquet,
+    uvicorn's protocol modules) in the parent, so the pages stay shared after the fork. Only
+    imports: nothing here starts a thread."""
+    import pyarrow.parquet  # noqa: F401
+    import uvicorn.loops.auto
+    import uvicorn.protocols.http.auto  # noqa: F401
+
+    from shoprec.training.model_table import model_class
+
+    model_class(model_name)
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

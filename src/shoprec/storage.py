@@ -70,7 +70,8 @@ def create_if_absent(store: ObjectStore, key: str, data: bytes) -> bool:
     return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -166,7 +167,7 @@ class LocalStore:
             return
         for tmp in self.root.rglob(".*.tmp"):
             pid = tmp.name.rsplit(".", 3)[-3]
-            if not (pid.isdigit() and _pid_alive(int(pid))):
+            if not (pid.isdigit() and pid_alive(int(pid))):
                 tmp.unlink(missing_ok=True)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from shoprec.registry import Registry
 from shoprec.serving.engine import Precompute, ServedModel
+from shoprec.storage import pid_alive
 
 log = logging.getLogger(__name__)
 COMPLETE = ".complete"  # in a version folder: downloaded and every checksum verified
@@ -55,14 +56,6 @@ def release_freed_memory() -> None:
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -161,7 +154,7 @@ class ModelHolder:
         with version_lock(self._workdir, version):
             (target / USERS / str(os.getpid())).unlink(missing_ok=True)
             users = target / USERS
-            left = [p for p in users.iterdir() if p.name.isdigit() and _alive(int(p.name))]
+            left = [p for p in users.iterdir() if p.name.isdigit() and pid_alive(int(p.name))]
             if not left:
                 shutil.rmtree(target, ignore_errors=True)
 

@@ -902,6 +902,23 @@ def synthetic_lift_over_popularity(results: Results) -> str:
     )
 
 
+def soak_summary(results: Results) -> str:
+    """The soak run (benchmarks/soak.py) in one sentence."""
+    data = results["soak"]
+    a, s = data["args"], data["summary"]
+    workers = f"{a['workers']} worker{'s' if a['workers'] > 1 else ''}"
+    return (
+        f"{fixed(a['minutes'], 0)} minutes at {grouped(a['rps'])} requests/s ({data['model']}, "
+        f"{grouped(data['catalogue']['items'])} items, {workers}) with a promotion every "
+        f"{fixed(a['promote_every'], 0)} s: {grouped(s['failed'])} failed of "
+        f"{grouped(s['requests'])}, versions {', '.join(map(str, s['versions_seen']))} served "
+        f"(each new one answering within {fixed(max(s['first_answer_of_new_version_s']), 1)} s "
+        f"of its promotion), p99 {ms(s['p99_ms'])} ms; resident memory (RSS) grew "
+        f"{fixed(s['rss']['growth_pct'], 1)}% (target < 10%: "
+        f"{_met(s['rss']['growth_pct'] < 10)}), PSS {fixed(s['pss']['growth_pct'], 1)}%"
+    )
+
+
 def online_retail_load(results: Results) -> str:
     data = results["baselines_online_retail"]
     return f"{seconds(data['load_and_validate_seconds'])} on {machine(data['machine'])}"
@@ -920,6 +937,7 @@ BLOCKS: dict[str, tuple[Callable[[Results], str], bool]] = {
     "serving_summary": (serving_summary, True),
     "serving_setup": (serving_setup, False),
     "serving_table": (serving_table, False),
+    "soak_summary": (soak_summary, True),
     "batch_scoring_summary": (batch_scoring_summary, True),
     "batch_scoring_table": (batch_scoring_table, False),
     "validation": (validation_speed, True),

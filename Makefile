@@ -58,7 +58,7 @@ bench: setup
 
 ## lock: re-resolve requirements.lock after changing pyproject.toml
 lock:
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra dask --python-version 3.11 --universal -o requirements.lock
 
 clean:
 	rm -rf data models metrics reports .pytest_cache

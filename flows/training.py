@@ -26,6 +26,7 @@ from prefect.runtime import flow_run
 from prefect.states import Running
 from pydantic import Field
 
+from shoprec.compute import dask_task_runner
 from shoprec.config import Params, load_params
 from shoprec.release.project import (
     Registry,
@@ -40,7 +41,14 @@ from shoprec.release.project import (
 )
 from shoprec.release.promotion import dvc_remote_url, promote_with_data
 from shoprec.release.propose import propose
-from shoprec.stages.dvc_runner import list_stages, repro_stage
+from shoprec.stages.dvc_runner import (
+    commit_stages,
+    list_stages,
+    repro_stage,
+    run_stage_command,
+    stage_changed,
+    stage_waves,
+)
 
 
 class ApprovalDecision(RunInput):
@@ -60,6 +68,54 @@ def run_stage(stage: str, project_dir: str, force: bool = False) -> bool:
     for line in outcome.output.splitlines()[-15:]:
         logger.debug(line)
     return outcome.skipped
+
+
+@task(task_run_name="{stage}", retries=0, persist_result=False)
+def run_stage_at_once(stage: str, project_dir: str) -> str:
+    """Run one stage's command beside others of its group (``commit_stages`` records it)."""
+    outcome = run_stage_command(stage, project_dir)
+    get_run_logger().info("%s: ran beside the other stages of its group", stage)
+    return outcome.stage
+
+
+@flow(name="shoprec-stages-at-once", persist_result=False)
+def stages_at_once(stages: list[str], project_dir: str, force: bool = False) -> list[str]:
+    """The changed stages of one group (no stage reads another's outputs) at the same time on
+    the flow's task runner (Dask), then one ``dvc commit`` for those that finished. A stage
+    that fails fails the run, after the others are committed, so their work is kept."""
+    logger = get_run_logger()
+    todo = [s for s in stages if force or stage_changed(s, project_dir)]
+    for stage in sorted(set(stages) - set(todo), key=stages.index):
+        logger.info("%s: unchanged, skipped", stage)
+    futures = [run_stage_at_once.submit(stage, project_dir) for stage in todo]
+    finished, failures = [], []
+    for future in futures:
+        try:
+            finished.append(future.result())
+        except Exception as exc:  # every stage finishes or fails before one is reported
+            failures.append(exc)
+    commit_stages(finished, project_dir)
+    if failures:
+        raise failures[0]
+    return finished
+
+
+def run_stages(root: Path, force: bool) -> None:
+    """Every stage of ``dvc.yaml``: one by one through ``dvc repro`` (``compute.engine:
+    local``), or group by group with the stages of a group at once on Dask (``dask``)."""
+    logger = get_run_logger()
+    runner = dask_task_runner(load_params(root / "params.yaml").compute)
+    waves = stage_waves(root) if runner is not None else [[s] for s in list_stages(root)]
+    logger.info("stages: %s", " → ".join(", ".join(w) for w in waves))
+    for wave in waves:
+        if len(wave) > 1:
+            stages_at_once.with_options(task_runner=runner)(wave, str(root), force)
+            continue
+        try:
+            run_stage(wave[0], str(root), force=force)
+        finally:
+            if wave[0] == "validate":
+                publish_validation_report(root)
 
 
 def publish_validation_report(root: Path) -> None:
@@ -216,16 +272,8 @@ def training_flow(
     gate, register, wait for approval and promote the candidate model.
 
     Returns ``{"metrics": {...}, "registry": {...} | None}``."""
-    logger = get_run_logger()
     root = Path(project_dir).resolve()
-    stages = list_stages(root)
-    logger.info("stages: %s", ", ".join(stages))
-    for stage in stages:
-        try:
-            run_stage(stage, str(root), force=force)
-        finally:
-            if stage == "validate":
-                publish_validation_report(root)
+    run_stages(root, force)
     metrics, intervals = project_metrics(root)
     create_markdown_artifact(
         key="shoprec-evaluation",

@@ -367,3 +367,22 @@ def batch_shop(tmp_path_factory):
     model = fit_itemknn(events, 150)
     model.save(folder / "model")
     return {"model": model, "events": folder / "events.parquet", "dir": folder / "model"}
+
+
+# -- a real Dask cluster: two worker processes over TCP on loopback, one for the session -----
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """The address of a ``distributed.LocalCluster`` (2 processes × 1 thread, 127.0.0.1);
+    tests connect with ``ComputeParams(engine="dask", address=...)``."""
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        memory_limit="3GiB",
+    )
+    yield cluster.scheduler_address
+    cluster.close()

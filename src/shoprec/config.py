@@ -8,6 +8,7 @@ dotted path of the offending key, so the user gets one readable line.
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -416,6 +417,25 @@ class BatchScoringParams(_Strict):
     events: str = "data/validated/events.parquet"
 
 
+class ComputeParams(_Strict):
+    """Where the heavy work runs: this process (``local``) or a Dask cluster (``dask``).
+
+    With ``dask`` and no ``address`` shoprec starts a ``distributed.LocalCluster`` of
+    ``n_workers`` processes; with an address (``tcp://host:8786``) it connects to the user's
+    scheduler. ``SHOPREC_DASK_ADDRESS`` overrides the address. Results equal the local
+    engine's (docs/scaling.md)."""
+
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = None
+    n_workers: PositiveInt = 2
+    threads_per_worker: PositiveInt = 1
+    memory_limit: str = "auto"  # per LocalCluster worker, e.g. "6GiB"
+    partition_rows: PositiveInt = 2_000_000  # events per partition of the partitioned tables
+
+    def resolved_address(self) -> str | None:
+        return os.environ.get("SHOPREC_DASK_ADDRESS") or self.address
+
+
 class Params(_Strict):
     data: DataSource = SyntheticSource()
     split: SplitParams = SplitParams()
@@ -430,6 +450,7 @@ class Params(_Strict):
     promotion: PromotionParams = PromotionParams()
     serving: ServingParams = ServingParams()
     batch_scoring: BatchScoringParams = BatchScoringParams()
+    compute: ComputeParams = ComputeParams()
 
 
 SOURCES = ("synthetic", "files", "online_retail")

@@ -6,6 +6,7 @@ same versioned outputs, use the same cache and skip the same unchanged stages.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -82,3 +83,71 @@ def repro_stage(stage: str, project_dir: str | Path = ".", force: bool = False) 
         raise StageFailed(f"stage '{stage}' failed: {last_error(output)}")
     skipped = "didn't change, skipping" in output or "is cached - skipping run" in output
     return StageOutcome(stage=stage, skipped=skipped, output=output)
+
+
+# -- stages that can run at once --------------------------------------------------------------
+# DVC holds one lock per repository while it runs a stage, so two `dvc repro` cannot run in one
+# project at the same time. Stages that do not depend on each other can still run at once: their
+# commands run side by side (outside DVC, exactly as `dvc repro` would run them), then
+# `dvc commit` records what they read and wrote in dvc.lock, one commit for the group, under
+# the lock. A later `dvc repro` finds them up to date.
+def stage_waves(project_dir: str | Path = ".") -> list[list[str]]:
+    """The stages of ``dvc.yaml`` in groups: every input of a group's stages comes from
+    earlier groups, so the stages of one group can run at once (each group in dvc.yaml order)."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    order = {name: i for i, name in enumerate(list_stages(project_dir))}
+    with Repo(str(project_dir)) as repo:
+        graph = repo.index.graph  # edges point from a stage to the stages it reads from
+        waves = nx.topological_generations(graph.reverse(copy=False))
+        named = [[s.name for s in wave if s.name in order] for wave in waves]
+    return [sorted(wave, key=order.__getitem__) for wave in named if wave]
+
+
+def stage_command(stage: str, project_dir: str | Path = ".") -> str:
+    """The command ``dvc repro`` runs for ``stage`` (``foreach`` items filled in)."""
+    from dvc.repo import Repo
+
+    with Repo(str(project_dir)) as repo:
+        for s in repo.index.stages:
+            if s.name == stage:
+                return s.cmd if isinstance(s.cmd, str) else " && ".join(s.cmd)
+    raise ShoprecError(f"dvc.yaml has no stage {stage!r}")
+
+
+def stage_changed(stage: str, project_dir: str | Path = ".") -> bool:
+    """True when ``dvc status`` finds a changed input or a missing output of ``stage``."""
+    proc = run_dvc(["status", "--json", stage], project_dir)
+    if proc.returncode != 0:
+        raise StageFailed(f"dvc status {stage} failed: {last_error(proc.stdout + proc.stderr)}")
+    return bool(json.loads(proc.stdout or "{}"))
+
+
+def run_stage_command(stage: str, project_dir: str | Path = ".") -> StageOutcome:
+    """Run ``stage``'s command as ``dvc repro`` would (project root, this environment), without
+    DVC's lock; ``commit_stages`` then records it. Raises ``StageFailed`` with the stage's error."""
+    proc = subprocess.run(
+        stage_command(stage, project_dir),
+        shell=True,
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        env=_environment(),
+        check=False,
+    )
+    output = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        raise StageFailed(f"stage '{stage}' failed: {last_error(output)}")
+    return StageOutcome(stage=stage, skipped=False, output=output)
+
+
+def commit_stages(stages: list[str], project_dir: str | Path = ".") -> None:
+    """Record the inputs and outputs of stages whose commands ran in dvc.lock and the cache."""
+    if not stages:
+        return
+    proc = run_dvc(["commit", "--force", *stages], project_dir)
+    if proc.returncode != 0:
+        raise StageFailed(
+            f"dvc commit {' '.join(stages)} failed: {last_error(proc.stdout + proc.stderr)}"
+        )

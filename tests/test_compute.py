@@ -1,0 +1,56 @@
+"""The compute switch: the local engine runs in this process, the Dask engine on a real
+cluster (a LocalCluster it starts, or a scheduler at an address)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from shoprec.compute import dask_client, fan_out
+from shoprec.config import ComputeParams
+from shoprec.errors import ConfigError
+
+
+def _pid(_item: int) -> int:
+    return os.getpid()
+
+
+def test_the_local_engine_has_no_client_and_fans_out_in_this_process():
+    with dask_client(ComputeParams()) as client:
+        assert client is None
+        assert set(fan_out(client, _pid, range(4))) == {os.getpid()}
+
+
+def test_the_dask_engine_runs_tasks_in_worker_processes(dask_scheduler):
+    with dask_client(ComputeParams(engine="dask", address=dask_scheduler)) as client:
+        pids = fan_out(client, _pid, range(8))
+        squares = fan_out(client, pow, [1, 2, 3], exp=2)
+    assert os.getpid() not in pids
+    assert squares == [1, 4, 9]  # in the order of the inputs
+
+
+def test_the_environment_overrides_the_address(dask_scheduler, monkeypatch):
+    monkeypatch.setenv("SHOPREC_DASK_ADDRESS", dask_scheduler)
+    settings = ComputeParams(engine="dask", address="tcp://127.0.0.1:9")
+    assert settings.resolved_address() == dask_scheduler
+    with dask_client(settings) as client:
+        assert client.scheduler.address == dask_scheduler
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
+    monkeypatch.delenv("SHOPREC_DASK_ADDRESS", raising=False)
+    monkeypatch.setattr("shoprec.compute.CONNECT_TIMEOUT_S", 2)
+    with (
+        pytest.raises(ConfigError, match="no Dask scheduler answers at tcp://127.0.0.1:9"),
+        dask_client(ComputeParams(engine="dask", address="tcp://127.0.0.1:9")),
+    ):
+        pass
+
+
+def test_a_local_cluster_is_started_and_closed():
+    settings = ComputeParams(engine="dask", n_workers=1, memory_limit="1GiB")
+    with dask_client(settings) as client:
+        assert len(client.scheduler_info()["workers"]) == 1
+        assert fan_out(client, pow, [3], exp=2) == [9]
+    assert client.status == "closed"

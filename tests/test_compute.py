@@ -42,7 +42,7 @@ def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
     monkeypatch.delenv("SHOPREC_DASK_ADDRESS", raising=False)
     monkeypatch.setattr("shoprec.compute.CONNECT_TIMEOUT_S", 2)
     with (
-        pytest.raises(ConfigError, match="no Dask scheduler answers at tcp://127.0.0.1:9"),
+        pytest.raises(ConfigError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"),
         dask_client(ComputeParams(engine="dask", address="tcp://127.0.0.1:9")),
     ):
         pass

@@ -16,8 +16,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from shoprec.batch_scoring.project import fetch_alias_model, result_markdown
+from shoprec.batch_scoring.project import fetch_alias_model, result_markdown, score_project
 from shoprec.batch_scoring.score import score_batch
+from shoprec.compute import dask_task_runner
 from shoprec.config import load_params
 
 
@@ -54,6 +55,43 @@ def score_users(
     return result.to_dict()
 
 
+@task(retries=0, persist_result=False)
+def score_users_on_cluster(
+    project_dir: str,
+    model_dir: str,
+    model: str,
+    version: int,
+    output: str | None,
+    k: int | None,
+    chunk_size: int | None,
+) -> dict:
+    """Score every active user with one Dask task per part, from this task on a worker of the
+    flow's ``DaskTaskRunner`` (``compute.engine: dask``)."""
+    from prefect_dask import get_dask_client
+
+    logger = get_run_logger()
+    root = Path(project_dir)
+
+    def progress(done: int, total: int) -> None:
+        logger.info("part %d/%d done", done, total)
+
+    with get_dask_client() as client:
+        result = score_project(
+            root, model_dir, None, model, version, output, k, chunk_size, progress, client
+        )
+    return result.to_dict()
+
+
+@flow(name="shoprec-batch-scoring-on-dask", persist_result=False)
+def score_on_cluster(
+    project_dir: str, model_dir: str, model: str, version: int, output, k, chunk_size
+) -> dict:
+    """The scoring task on the Dask cluster (the flow's task runner), its parts fanned out."""
+    return score_users_on_cluster.submit(
+        project_dir, model_dir, model, version, output, k, chunk_size
+    ).result()
+
+
 @flow(name="shoprec-batch-scoring", log_prints=True, persist_result=False)
 def batch_scoring_flow(
     project_dir: str = ".",
@@ -67,9 +105,12 @@ def batch_scoring_flow(
     root = Path(project_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="shoprec-batch-") as tmp:
         fetched = fetch_model(str(root), tmp)
-        result = score_users(
-            str(root), tmp, fetched["model"], fetched["version"], output, k, chunk_size
-        )
+        job = (str(root), tmp, fetched["model"], fetched["version"], output, k, chunk_size)
+        runner = dask_task_runner(load_params(root / "params.yaml").compute)
+        if runner is None:
+            result = score_users(*job)
+        else:  # the workers read the verified folder in tmp, or fetch the version themselves
+            result = score_on_cluster.with_options(task_runner=runner)(*job)
     create_markdown_artifact(
         key="shoprec-batch-scoring",
         markdown=result_markdown(result),

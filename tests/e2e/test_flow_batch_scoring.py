@@ -65,3 +65,37 @@ def test_the_flow_scores_the_production_version_from_the_registry(
     with pytest.raises(ShoprecError, match="sha256"):
         flow_module.batch_scoring_flow(project_dir=str(tmp_path / "project"))
     assert not (tmp_path / "project/recs").exists()
+
+
+@pytest.mark.slow
+def test_on_dask_the_flow_writes_the_local_engines_parts(
+    prefect_api, batch_shop, tmp_path, dask_scheduler
+):
+    """``compute.engine: dask``: the scoring task runs on prefect-dask's task runner and fans
+    its parts out on the same cluster; the parts are the local engine's, byte for byte."""
+    import yaml
+
+    registry = Registry(LocalStore(tmp_path / "registry"))
+    assert registry.register("itemknn", batch_shop["dir"], "ci") == 1
+    assert check_servability(registry, "itemknn", 1, batch_shop["dir"])["passed"] is True
+    registry.decide("itemknn", 1, "approved", "ci", "test")
+    registry.promote("itemknn", 1, "ci")
+    batch = {"model": "itemknn", "k": 5, "chunk_size": 100, "active_days": 7}
+    flow_module = load_flow("batch_scoring")
+    runs = {}
+    for engine in ("local", "dask"):
+        project = tmp_path / engine
+        params = write_project(
+            project, {**batch, "output": "recs", "events": str(batch_shop["events"])}, "../registry"
+        )
+        settings = yaml.safe_load(params.read_text())
+        settings["compute"] = {"engine": engine, "address": dask_scheduler}
+        params.write_text(yaml.safe_dump(settings, sort_keys=False))
+        runs[engine] = flow_module.batch_scoring_flow(project_dir=str(project))
+    local, dask = (tmp_path / e / "recs/2026-03-01_itemknn-v1" for e in ("local", "dask"))
+    parts = sorted(p.name for p in local.glob("part-*.parquet"))
+    assert len(parts) > 1 and parts == sorted(p.name for p in dask.glob("part-*.parquet"))
+    for name in parts:
+        assert (local / name).read_bytes() == (dask / name).read_bytes(), name
+    assert (runs["local"]["engine"], runs["dask"]["engine"]) == ("local", "dask")
+    assert runs["local"]["rows"] == runs["dask"]["rows"] > 0

@@ -8,60 +8,58 @@ whole or not at all (a local temporary file renamed into place, or one S3 ``put_
 rerun with another plan stops with a readable error instead of mixing two batches.
 ``_SUCCESS.json`` is written last, so a reader knows when the folder is complete.
 
+With a Dask client (``compute.engine: dask``) the same plan is scored as one task per
+missing part: each worker loads the model once, scores its chunk and writes its part itself,
+with the same code (``shoprec.batch_scoring.parts``), so the parts are byte-identical to the
+local engine's; the plan is written here before the tasks start and ``_SUCCESS.json`` after
+they all finished. Without a client (``local``) the parts are scored one by one in this process.
+
 Memory stays at one chunk's scores and rows: no table of all users is ever built.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shoprec.batch_scoring.parts import (
+    PART_NAME,
+    ModelSource,
+    chunk_bytes,
+    model_fingerprint,
+    open_output,
+    score_part,
+)
 from shoprec.config import BatchScoringParams
 from shoprec.errors import DataError, ShoprecError
 from shoprec.models.base import Recommender
 from shoprec.registry import Registry
-from shoprec.storage import NotFound, ObjectStore, open_store
+from shoprec.storage import NotFound, ObjectStore
 from shoprec.training.model_table import load_model
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 PLAN_FILE = "_plan.json"
 SUCCESS_FILE = "_SUCCESS.json"
-PART_NAME = "part-{:05d}.parquet"
-# dense scores held at once (users × items float32): the scoring working set, a few copies of
-# this, outweighs a chunk's rows; smaller batches cost no speed (measured at 20k items)
-SCORE_BYTES = 64 * 2**20
-
-SCHEMA = pa.schema(
-    [
-        ("user_id", pa.string()),
-        ("rank", pa.int32()),
-        ("item_id", pa.string()),
-        ("score", pa.float32()),
-        ("model", pa.string()),
-        ("version", pa.int64()),  # null for a model scored from a local folder
-    ]
-)
 
 Progress = Callable[[int, int], None]
 
 
 # -- where the parts go: a folder or s3://bucket/prefix (shoprec.storage, as the registry) --
-def open_output(location: str | Path) -> ObjectStore:
-    """The output store; S3 writes of a whole part get a longer timeout than registry calls."""
-    return open_store(location, timeout_s=60.0)
-
-
 def _names(out: ObjectStore) -> set[str]:
     """The files directly in the output (not in subfolders, not hidden)."""
     return {key for key in out.list("") if "/" not in key}
@@ -135,17 +133,6 @@ def events_as_of(events_path: str | Path) -> date:
     return (latest.tz_convert("UTC") if latest.tzinfo else latest).date()
 
 
-def model_fingerprint(directory: str | Path) -> str:
-    """sha256 over the model folder's files (their paths and sha256): tells two models apart
-    that share a name and version (a local folder refit in place)."""
-    directory = Path(directory)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
-        digest.update(f"{path.relative_to(directory).as_posix()}\0{file_hash}\n".encode())
-    return digest.hexdigest()
-
-
 # -- scoring -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BatchResult:
@@ -160,6 +147,7 @@ class BatchResult:
     chunks_written: int
     chunks_skipped: int
     seconds: float
+    engine: str = "local"  # "dask" when the parts were scored as tasks on a cluster
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,36 +182,6 @@ def _check_plan(out: ObjectStore, plan: dict) -> None:
         )
 
 
-def _chunk_bytes(
-    model: Recommender, users: np.ndarray, k: int, model_name: str, version: int | None
-) -> tuple[bytes, int]:
-    """One chunk's rows as Parquet bytes (and their count)."""
-    history = model.history
-    rows = max(64, min(2048, SCORE_BYTES // (4 * max(1, history.shape[1]))))
-    idx, scores = model.recommend_indices(history.user_positions(users), k, batch_size=rows)
-    flat = idx.ravel()
-    keep = flat >= 0
-    n = int(keep.sum())
-    table = pa.table(
-        {
-            "user_id": pa.array(np.repeat(users, k)[keep], pa.string()),
-            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int32), len(users))[keep]),
-            "item_id": pa.array(history.item_ids[flat[keep]], pa.string()),
-            "score": pa.array(scores.ravel()[keep], pa.float32()),
-            "model": pa.repeat(pa.scalar(model_name, pa.string()), n),
-            "version": (
-                pa.nulls(n, pa.int64())
-                if version is None
-                else pa.repeat(pa.scalar(version, pa.int64()), n)
-            ),
-        },
-        schema=SCHEMA,
-    )
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue(), n
-
-
 def score_to_parquet(
     model: Recommender,
     user_ids: np.ndarray | list[str],
@@ -234,12 +192,28 @@ def score_to_parquet(
     version: int | None,
     progress: Progress | None = None,
     fingerprint: str = "",
+    client: Client | None = None,
+    source: ModelSource | None = None,
 ) -> BatchResult:
     """Write top-``k`` for every user of ``user_ids`` to ``output`` (a folder or
     ``s3://bucket/prefix``) as ``part-NNNNN.parquet``, resuming the parts a previous run with
-    the same plan wrote. ``progress(done_chunks, total_chunks)`` is called after each chunk."""
+    the same plan wrote. ``progress(done_chunks, total_chunks)`` is called after each chunk.
+
+    With a Dask ``client`` each missing part is one task (``parts.score_part``): a worker
+    loads the model of ``source`` (once per worker process), scores its chunk and writes its
+    part itself, whole or absent, byte for byte the part this process would write. The plan
+    is written here before any task starts, and ``_SUCCESS.json`` after every task finished;
+    ``progress`` is called here as parts finish, in the order they finish."""
     if k < 1 or chunk_size < 1:
         raise ShoprecError(f"k and chunk_size must be at least 1 (got {k} and {chunk_size})")
+    if client is not None:
+        if source is None:
+            raise ShoprecError("scoring on a Dask cluster needs the model's folder (source)")
+        if fingerprint and fingerprint != source.fingerprint:
+            raise ShoprecError(
+                f"{source.directory}: its fingerprint is not the one of the batch's model"
+            )
+        fingerprint = source.fingerprint
     started = time.perf_counter()
     users = np.unique(np.asarray(user_ids, dtype=str))
     unknown = users[model.history.user_positions(users) < 0]
@@ -263,6 +237,11 @@ def score_to_parquet(
     out.remove_stale_temporaries()
     _check_plan(out, plan)
     existing = _names(out)
+    if client is not None:
+        written, skipped, rows = _score_on_cluster(
+            client, source, out, users, chunk_size, existing, k, model_name, version, progress
+        )
+        return _finish(out, plan, started, len(users), rows, written, skipped, "dask")
     written = skipped = rows = 0
     for i in range(n_chunks):
         name = PART_NAME.format(i)
@@ -271,28 +250,106 @@ def score_to_parquet(
             rows += _row_count(out, name)
         else:
             chunk = users[i * chunk_size : (i + 1) * chunk_size]
-            data, n = _chunk_bytes(model, chunk, k, model_name, version)
+            data, n = chunk_bytes(model, chunk, k, model_name, version)
             out.put(name, data)
             written += 1
             rows += n
         if progress is not None:
             progress(i + 1, n_chunks)
+    return _finish(out, plan, started, len(users), rows, written, skipped, "local")
+
+
+def _finish(
+    out: ObjectStore,
+    plan: dict,
+    started: float,
+    users: int,
+    rows: int,
+    written: int,
+    skipped: int,
+    engine: str,
+) -> BatchResult:
+    """The run's counts, and ``_SUCCESS.json`` written last."""
     result = BatchResult(
         output=out.location,
-        model=model_name,
-        version=version,
-        k=k,
-        chunk_size=chunk_size,
-        users=len(users),
+        model=plan["model"],
+        version=plan["version"],
+        k=plan["k"],
+        chunk_size=plan["chunk_size"],
+        users=users,
         rows=rows,
-        chunks=n_chunks,
+        chunks=plan["n_chunks"],
         chunks_written=written,
         chunks_skipped=skipped,
         seconds=round(time.perf_counter() - started, 3),
+        engine=engine,
     )
     success = {**result.to_dict(), "finished_at": datetime.now(UTC).isoformat(), "plan": plan}
     out.put(SUCCESS_FILE, (json.dumps(success, indent=2) + "\n").encode())
     return result
+
+
+def _score_on_cluster(
+    client: Client,
+    source: ModelSource,
+    out: ObjectStore,
+    users: np.ndarray,
+    chunk_size: int,
+    existing: set[str],
+    k: int,
+    model_name: str,
+    version: int | None,
+    progress: Progress | None,
+) -> tuple[int, int, int]:
+    """Every missing part as one task, the parts already there counted here; returns
+    ``(written, skipped, rows)``. A failed task cancels the others and raises here (the parts
+    finished so far stay: a rerun resumes from them)."""
+    from distributed import KilledWorker, as_completed
+
+    n_chunks = math.ceil(len(users) / chunk_size)
+    run = uuid.uuid4().hex[:8]
+    futures = {}
+    for i in range(n_chunks):
+        if PART_NAME.format(i) in existing:
+            continue
+        chunk = users[i * chunk_size : (i + 1) * chunk_size]
+        future = client.submit(
+            score_part,
+            i,
+            chunk,
+            source,
+            out.location,
+            k,
+            model_name,
+            version,
+            key=f"shoprec-batch-part-{i:05d}-{run}",
+            pure=False,
+        )
+        futures[future] = i
+    done = skipped = rows = 0
+    try:
+        for i in range(n_chunks):  # while the workers score: the parts already there
+            if PART_NAME.format(i) in existing:
+                skipped += 1
+                rows += _row_count(out, PART_NAME.format(i))
+                done += 1
+                if progress is not None:
+                    progress(done, n_chunks)
+        for future in as_completed(futures):
+            try:
+                rows += future.result()
+            except KilledWorker as exc:
+                raise ShoprecError(
+                    f"{out.location}: {PART_NAME.format(futures[future])} killed its Dask "
+                    f"workers ({exc}); the parts written so far stay, a rerun resumes"
+                ) from None
+            done += 1
+            if progress is not None:
+                progress(done, n_chunks)
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    return len(futures), skipped, rows
 
 
 # -- the whole batch from params.yaml (shared by the CLI and the Prefect flow) -----------------
@@ -318,10 +375,16 @@ def score_batch(
     k: int | None = None,
     chunk_size: int | None = None,
     progress: Progress | None = None,
+    client: Client | None = None,
+    registry: str | None = None,
 ) -> BatchResult:
     """Score the active users with the model saved in ``model_dir`` into the run folder
     ``<output>/<as-of>_<model>-v<version>`` (``output`` defaults to ``batch_scoring.output``,
-    relative to ``root``)."""
+    relative to ``root``).
+
+    With a Dask ``client`` the parts are scored on its workers (``score_to_parquet``); they
+    read ``model_dir`` where they can, else fetch ``model_name`` v``version`` from
+    ``registry`` (a resolved URI; see ``shoprec.batch_scoring.parts``)."""
     model = load_model(model_dir)
     name = model_name or model.name
     events = Path(root) / settings.events
@@ -329,6 +392,16 @@ def score_batch(
     fingerprint = model_fingerprint(model_dir)
     base = resolve_output(output or settings.output, root)
     location = run_location(base, events_as_of(events), name, version, fingerprint)
+    source = None
+    if client is not None:
+        fetchable = registry is not None and version is not None
+        source = ModelSource(
+            directory=str(Path(model_dir).resolve()),
+            fingerprint=fingerprint,
+            registry=registry if fetchable else None,
+            name=name if fetchable else None,
+            version=version if fetchable else None,
+        )
     return score_to_parquet(
         model,
         users,
@@ -339,4 +412,6 @@ def score_batch(
         version,
         progress=progress,
         fingerprint=fingerprint,
+        client=client,
+        source=source,
     )

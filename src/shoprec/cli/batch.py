@@ -41,8 +41,7 @@ def score(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from shoprec.batch_scoring.project import fetch_alias_model
-    from shoprec.batch_scoring.score import score_batch
+    from shoprec.batch_scoring.project import fetch_alias_model, score_project
     from shoprec.config import load_params
     from shoprec.render.batch import batch_line
 
@@ -60,10 +59,10 @@ def score(
         bar = Progress("scoring", *columns, console=console, disable=not console.is_terminal)
         with bar:
             task = bar.add_task("score", total=None)
-            result = score_batch(
-                settings,
+            result = score_project(  # on compute.engine: this process or a Dask cluster
                 root,
                 model_dir,
+                p,
                 name,
                 version,
                 output,

@@ -3,7 +3,8 @@
 LambdaMART (``rank:ndcg`` by default) with ``tree_method="hist"``, one query group per user,
 graded labels, and early stopping on the NDCG of held-out users. It runs on the GPU
 (``device="cuda"``) when XGBoost was built with CUDA and a GPU answers, else on the CPU. The
-booster is saved as XGBoost UBJ (no pickle).
+booster is saved as XGBoost UBJ (no pickle). ``dask_ranker`` trains the same recipe on a Dask
+cluster (``compute.engine: dask``) with ``xgboost.dask``.
 """
 
 from __future__ import annotations
@@ -82,11 +83,7 @@ def train_ranker(
     params = {**booster_params, "tree_method": "hist", "device": device, "seed": seed}
     params.setdefault("eval_metric", "ndcg@10")
     groups = np.unique(qid)
-    rng = np.random.default_rng(seed)
-    held = rng.random(len(groups)) < holdout_share
-    if held.all() or not held.any():
-        held = np.zeros(len(groups), dtype=bool)
-        held[: max(1, len(groups) // 5)] = True
+    held = holdout_groups(groups, holdout_share, seed)
     in_holdout = np.isin(qid, groups[held])
     fit_part = _dmatrix(x[~in_holdout], y[~in_holdout], qid[~in_holdout], names)
     stop_part = _dmatrix(x[in_holdout], y[in_holdout], qid[in_holdout], names)
@@ -115,10 +112,36 @@ def train_ranker(
     )
     full = _dmatrix(x, y, qid, names)
     booster = xgb.train(params, full, num_boost_round=best_rounds, verbose_eval=False)
-    report = {
-        "device": device,
-        "pairs": len(y),
-        "query_users": len(groups),
+    report = fit_report(params, len(y), len(groups), held, best_rounds, validation_curve, started)
+    return booster, report
+
+
+def holdout_groups(groups: np.ndarray, holdout_share: float, seed: int) -> np.ndarray:
+    """Which of the (sorted) query groups early stopping holds out: a ``holdout_share`` draw,
+    or the first fifth when the draw takes all or none."""
+    rng = np.random.default_rng(seed)
+    held = rng.random(len(groups)) < holdout_share
+    if held.all() or not held.any():
+        held = np.zeros(len(groups), dtype=bool)
+        held[: max(1, len(groups) // 5)] = True
+    return held
+
+
+def fit_report(
+    params: dict[str, Any],
+    pairs: int,
+    query_users: int,
+    held: np.ndarray,
+    best_rounds: int,
+    validation_curve: list[float],
+    started: float,
+) -> dict[str, Any]:
+    """What ``train_ranker`` reports (the Dask engine reports the same keys)."""
+    metric = params["eval_metric"]
+    return {
+        "device": params["device"],
+        "pairs": pairs,
+        "query_users": query_users,
         "held_out_users": int(held.sum()),
         "best_rounds": best_rounds,
         f"validation_{metric}": round(float(validation_curve[best_rounds - 1]), 6),
@@ -126,7 +149,6 @@ def train_ranker(
         "training_seconds": round(time.perf_counter() - started, 2),
         "params": params,
     }
-    return booster, report
 
 
 def feature_importance(booster: xgb.Booster, names: list[str]) -> dict[str, float]:

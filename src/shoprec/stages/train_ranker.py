@@ -6,7 +6,9 @@ model assembled at the test start to ``models/two_stage``; ``reports/ranker.json
 ranker's window, the candidate recall of each source at the validation start, the training
 curve and the feature importance. With ``train.two_tower: false`` the two-tower source is off
 (the report's ``sources_off`` says so); with ``train.two_stage: false`` it trains nothing and
-``models/two_stage`` holds only ``disabled.json``.
+``models/two_stage`` holds only ``disabled.json``. With ``compute.engine: dask`` the candidates,
+pair features and XGBoost run on the Dask cluster (``xgboost.dask``) and the report says
+``"engine": "dask"``; the local engine's report is unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from shoprec import layout
+from shoprec.compute import dask_client
 from shoprec.config import Params
 from shoprec.io import write_json
 from shoprec.stages import without_keys
@@ -46,16 +49,19 @@ def run(params: Params) -> dict:
     elif p.candidates.sequential > 0:
         sequential_at_test = load_model(layout.SEQUENTIAL)
         sequential_at_validation = load_model(layout.SEQUENTIAL_AT_VALIDATION)
-    model, report = fit_two_stage(
-        TrainingInputs.from_project(params),
-        p,
-        params.models.itemknn,
-        params.models.ease,
-        two_tower_at_validation=at_validation,
-        two_tower_at_test=at_test,
-        sequential_at_validation=sequential_at_validation,
-        sequential_at_test=sequential_at_test,
-    )
+    inputs = TrainingInputs.from_project(params)
+    with dask_client(params.compute) as client:
+        model, report = fit_two_stage(
+            inputs,
+            p,
+            params.models.itemknn,
+            params.models.ease,
+            two_tower_at_validation=at_validation,
+            two_tower_at_test=at_test,
+            sequential_at_validation=sequential_at_validation,
+            sequential_at_test=sequential_at_test,
+            client=client,
+        )
     if sources_off:
         report["sources_off"] = sources_off
     log.info(

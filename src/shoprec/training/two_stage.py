@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,9 @@ from shoprec.ranking.pair_features import feature_names, pair_features
 from shoprec.ranking.snapshot import build_snapshot, cell_matrix
 from shoprec.ranking.two_stage import TwoStageRecommender
 from shoprec.training.inputs import TrainingInputs
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
 
 log = logging.getLogger(__name__)
 
@@ -162,15 +165,94 @@ def training_pairs(
     xs, ys, qids, recall = [], [], [], []
     for start in range(0, len(users), BATCH_USERS):
         batch = users[start : start + BATCH_USERS]
-        candidates = generate_candidates(sources, batch, exclude_seen=exclude_seen)
-        xs.append(pair_features(sources.snapshot, batch, candidates))
-        ys.append(np.asarray(labels[batch[candidates.user], candidates.item]).ravel())
-        qids.append(batch[candidates.user])
-        recall.append(per_user_recall(candidates, relevant[batch]))
+        x, y, qid, batch_recall = _batch_pairs(
+            sources, batch, labels[batch], relevant[batch], exclude_seen
+        )
+        xs.append(x)
+        ys.append(y)
+        qids.append(qid)
+        recall.append(batch_recall)
     names = feature_names(sources.snapshot.windows)
     if not xs:
         return np.zeros((0, len(names)), np.float32), np.zeros(0), np.zeros(0, np.int64), {}
     return np.vstack(xs), np.concatenate(ys), np.concatenate(qids), mean_recall(recall)
+
+
+def _batch_pairs(
+    sources: CandidateSources,
+    batch: np.ndarray,
+    labels: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    exclude_seen: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """One batch of users (``labels`` and ``relevant``: their rows): features, labels, query
+    ids (sorted) and per-user candidate recall."""
+    candidates = generate_candidates(sources, batch, exclude_seen=exclude_seen)
+    x = pair_features(sources.snapshot, batch, candidates)
+    y = np.asarray(labels[candidates.user, candidates.item]).ravel()
+    return x, y, batch[candidates.user], per_user_recall(candidates, relevant)
+
+
+# -- the Dask engine: one task per block of query users, the pairs left on the workers -----
+BLOCKS_PER_WORKER = 2
+
+
+def _labelled_block(
+    batch: np.ndarray,
+    labels: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    sources: CandidateSources,
+    exclude_seen: bool,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[dict, np.ndarray, int, int]]:
+    """On a worker: a block's pairs of the users with a labelled candidate (whole groups, the
+    same rows the local engine keeps), and its summary: recall, those users, their pairs and
+    positive pairs."""
+    x, y, qid, recall = _batch_pairs(sources, batch, labels, relevant, exclude_seen)
+    positive_groups = np.unique(qid[y > 0])
+    keep = np.isin(qid, positive_groups)
+    summary = (recall, positive_groups, int(keep.sum()), int((y[keep] > 0).sum()))
+    return (x[keep], y[keep], qid[keep]), summary
+
+
+def _block_users(n_users: int, workers: int) -> int:
+    """Users per block: at most ``BATCH_USERS``, and enough blocks to keep every worker busy."""
+    return max(1, min(BATCH_USERS, -(-n_users // (BLOCKS_PER_WORKER * max(1, workers)))))
+
+
+def training_blocks_on_dask(
+    client: Client,
+    sources: CandidateSources,
+    labels: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    users: np.ndarray,
+    exclude_seen: bool,
+) -> tuple[list[Future], dict[str, float], np.ndarray, int, int]:
+    """``training_pairs`` as Dask tasks, groups without a labelled candidate dropped: one
+    future of ``(x, y, qid)`` per block of users (kept on its worker), candidate recall, the
+    labelled query users, their pairs and positive pairs. The sources go to every worker once."""
+    import operator
+
+    from shoprec.ranking.dask_ranker import submit_on
+
+    workers = sorted(client.nthreads())
+    block = _block_users(len(users), len(workers))
+    batches = [users[start : start + block] for start in range(0, len(users), block)]
+    on = [workers[i % len(workers)] for i in range(len(batches))]  # block i: worker i mod n
+    shared = client.scatter(sources, broadcast=True, hash=False)
+    blocks = [
+        submit_on(
+            client, w, _labelled_block, batch, labels[batch], relevant[batch], shared, exclude_seen
+        )
+        for w, batch in zip(on, batches, strict=True)
+    ]
+    parts = [submit_on(client, w, operator.getitem, b, 0) for w, b in zip(on, blocks, strict=True)]
+    summaries = client.gather(
+        [submit_on(client, w, operator.getitem, b, 1) for w, b in zip(on, blocks, strict=True)]
+    )
+    del blocks, shared  # the pairs stay in ``parts``; the sources leave the workers
+    recall = mean_recall([s[0] for s in summaries])
+    groups = np.concatenate([s[1] for s in summaries]) if summaries else np.zeros(0, np.int64)
+    return parts, recall, groups, sum(s[2] for s in summaries), sum(s[3] for s in summaries)
 
 
 def _window(cuts: Cuts) -> dict[str, str]:
@@ -226,8 +308,14 @@ def fit_two_stage(
     two_tower_at_test: EmbeddingRecommender | None = None,
     sequential_at_validation: SequentialRecommender | None = None,
     sequential_at_test: SequentialRecommender | None = None,
+    client: Client | None = None,
 ) -> tuple[TwoStageRecommender, dict[str, Any]]:
-    """Learn the ranker at the validation start, then assemble the model at the test start."""
+    """Learn the ranker at the validation start, then assemble the model at the test start.
+
+    With a Dask ``client`` (``compute.engine: dask``) the candidates and pair features of the
+    query users are Dask tasks, one per block of users, and the ranker trains on the workers
+    with ``xgboost.dask`` (``ranking.dask_ranker``); the report then says ``"engine": "dask"``.
+    Without one (``None``) everything runs in this process."""
     started = time.perf_counter()
     items, event_weights = inputs.items, inputs.event_weights
     before_validation, before_test = inputs.before_validation, inputs.before_test
@@ -261,9 +349,15 @@ def fit_two_stage(
     rng = np.random.default_rng(params.seed)
     if len(users) > params.max_query_users:
         users = np.sort(rng.choice(users, params.max_query_users, replace=False))
-    x, y, qid, recall = training_pairs(at_t1, labels, relevant, users, exclude_seen)
-    positive_groups = np.unique(qid[y > 0])
-    keep = np.isin(qid, positive_groups)
+    if client is None:
+        x, y, qid, recall = training_pairs(at_t1, labels, relevant, users, exclude_seen)
+        positive_groups = np.unique(qid[y > 0])
+        keep = np.isin(qid, positive_groups)
+        n_pairs, n_positive = int(keep.sum()), int((y[keep] > 0).sum())
+    else:
+        parts, recall, positive_groups, n_pairs, n_positive = training_blocks_on_dask(
+            client, at_t1, labels, relevant, users, exclude_seen
+        )
     if len(positive_groups) < 2:
         more_data = (
             "lengthen split.validation_days"
@@ -280,17 +374,14 @@ def fit_two_stage(
         "recall at the validation start: %s",
         len(users),
         len(positive_groups),
-        int(keep.sum()),
+        n_pairs,
         ", ".join(f"{k} {v:.3f}" for k, v in recall.items()),
     )
     b = params.booster
     booster_params = b.model_dump(exclude={"eval_k", "num_boost_round", "early_stopping_rounds"})
     booster_params["eval_metric"] = f"ndcg@{b.eval_k}"
     names = feature_names(at_t1.snapshot.windows)
-    booster, fit_report = ranker.train_ranker(
-        x[keep],
-        y[keep],
-        qid[keep],
+    train_args = (
         names,
         booster_params,
         b.num_boost_round,
@@ -299,6 +390,13 @@ def fit_two_stage(
         params.seed,
         params.device,
     )
+    if client is None:
+        booster, fit_report = ranker.train_ranker(x[keep], y[keep], qid[keep], *train_args)
+    else:
+        from shoprec.ranking.dask_ranker import train_ranker_dask
+
+        booster, fit_report = train_ranker_dask(client, parts, *train_args)
+        del parts  # the pairs leave the workers
     at_t2 = build_sources(
         before_test,
         pd.concat([train, validation], ignore_index=True),
@@ -325,10 +423,12 @@ def fit_two_stage(
         "candidate_recall_at_validation": recall,
         "query_users": len(users),
         "labelled_query_users": len(positive_groups),
-        "pairs": int(keep.sum()),
-        "positive_pairs": int((y[keep] > 0).sum()),
+        "pairs": n_pairs,
+        "positive_pairs": n_positive,
         "ranker": fit_report,
         "feature_importance": ranker.feature_importance(booster, names),
         "seconds": round(time.perf_counter() - started, 2),
     }
+    if client is not None:
+        report["engine"] = "dask"
     return model, report

@@ -11,6 +11,15 @@ its row of the item table; a score is their dot product, so ranking needs only N
 
 On a GPU it runs in mixed precision with 4× the batch; on a CPU in float32 with TensorFlow op
 determinism, so the same seed gives the same model on the same machine.
+
+The network, the optimizer and the train step are made under
+:func:`shoprec.models.devices.training_strategy`: with several replicas (GPUs, or workers
+named by ``TF_CONFIG``) a global batch holds ``batch_size`` windows per replica, each replica
+trains on its share and the gradients are summed into those of the global batch's weighted
+loss (with the full softmax, the loss one device computes on that batch). The updates are
+close to one device's, not equal: Keras' Adam squares a sparse gradient's slices one by one,
+and the replicas' slices of an embedding row arrive as separate slices. One device: the
+default strategy, the code path and the results of a one-device run.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import tensorflow as tf
 from shoprec.config import SequentialParams
 from shoprec.features.event_sequences import EventSequences
 from shoprec.features.tower_inputs import ItemFeatures
+from shoprec.models import devices
 from shoprec.models.sequential.loss import full_softmax_loss, sampled_softmax_loss
 from shoprec.models.sequential.network import SequenceNetwork
 
@@ -113,11 +123,15 @@ class SASRec:
         self.history_: dict[str, Any] = {}
 
     # -- building -----------------------------------------------------------------------
-    def build(self, items: ItemFeatures, trained: np.ndarray, mixed: bool = False) -> None:
+    def build(
+        self, items: ItemFeatures, trained: np.ndarray, mixed: bool = False, strategy=None
+    ) -> None:
+        """Make the network (under ``strategy.scope()`` when one is given)."""
         p = self.params
         codes, sizes = content_codes(items)
         n_items = len(items)
-        with _dtype_policy("mixed_float16" if mixed else "float32"):
+        scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+        with scope, _dtype_policy("mixed_float16" if mixed else "float32"):
             network = SequenceNetwork(
                 n_items=n_items,
                 vocabulary_sizes=sizes,
@@ -148,26 +162,29 @@ class SASRec:
     ) -> dict[str, Any]:
         """Train on ``windows``; ``event_weights`` maps event codes to target weights.
         ``validate(model)`` → a score (higher is better) for early stopping."""
+        strategy = devices.training_strategy()  # first: a multi-worker one needs a fresh TF
+        replicas = strategy.num_replicas_in_sync
         p = self.params
         gpu = bool(tf.config.list_physical_devices("GPU"))
         mixed = gpu if self.mixed_precision is None else self.mixed_precision
         keras.utils.set_random_seed(p.seed)
         if not gpu:
             tf.config.experimental.enable_op_determinism()
-        batch_size = p.batch_size * (4 if gpu else 1)
+        batch_size = p.batch_size * (4 if gpu else 1) * replicas
         inputs, events, targets, weights = target_weights(windows, event_weights, skip_repeats)
         useful = weights.sum(axis=1) > 0
         inputs, events, targets, weights = (a[useful] for a in (inputs, events, targets, weights))
         trained = np.zeros(len(items), dtype=bool)
         trained[targets[weights > 0]] = True
         trained[inputs[inputs > 0] - 1] = True
-        self.build(items, trained, mixed)
+        self.build(items, trained, mixed, strategy)
         n = len(inputs)
         if n == 0:
             raise ValueError("sequential: no training window has a position to learn from")
         counts = np.bincount(targets[weights > 0], minlength=len(items)).astype(np.float64)
         log_q = np.log(np.maximum(counts, 1.0) / counts.sum()).astype(np.float32)
-        step_fn, variables = self._train_step(len(items), log_q, mixed)
+        with strategy.scope():
+            step_fn, variables = self._train_step(len(items), log_q, mixed, strategy)
 
         order_rng = np.random.default_rng(p.seed)
         positions = float((weights > 0).sum())
@@ -196,7 +213,7 @@ class SASRec:
             history["loss"].append(float(np.mean(losses)))
             score = None
             if validate is not None:
-                score = float(validate(self))
+                score = devices.agree(strategy, float(validate(self)))
                 history["val"].append(score)
                 if score > best:
                     best, best_epoch, waited = score, epoch, 0
@@ -206,13 +223,14 @@ class SASRec:
             else:
                 best_epoch = epoch
             logger.info(
-                "sequential epoch %d: loss %.4f, val %s, %.0f positions/s (%s%s)",
+                "sequential epoch %d: loss %.4f, val %s, %.0f positions/s (%s%s%s)",
                 epoch + 1,
                 history["loss"][-1],
                 "-" if score is None else f"{score:.4f}",
                 positions / took,
                 device,
                 ", mixed_float16" if mixed else "",
+                f", {replicas} replicas" if replicas > 1 else "",
             )
             if validate is not None and waited >= p.patience:
                 break
@@ -231,12 +249,18 @@ class SASRec:
             mixed_precision=bool(mixed),
             batch_size=int(batch_size),
             loss_kind="full" if len(items) <= p.full_softmax_max_items else "sampled",
+            **devices.describe(strategy),
         )
         self.history_ = history
         return history
 
-    def _train_step(self, n_items: int, log_q: np.ndarray, mixed: bool):
+    def _train_step(self, n_items: int, log_q: np.ndarray, mixed: bool, strategy=None):
+        """The compiled step ``(items, events, targets, weights) -> loss`` on a global batch
+        and its trained variables; with several replicas each runs on its rows
+        (:func:`devices.replica_rows`) with its share of the global loss. Make it under
+        ``strategy.scope()``."""
         p, network = self.params, self.network
+        replicas = 1 if strategy is None else strategy.num_replicas_in_sync
         variables = list(network.trainable_variables)
         optimizer = keras.optimizers.Adam(learning_rate=p.learning_rate)
         if mixed:
@@ -249,8 +273,7 @@ class SASRec:
             tf.TensorSpec([None, None], tf.float32)
         ]
 
-        @tf.function(input_signature=spec)
-        def step(items, events, targets, weights):
+        def replica_step(items, events, targets, weights):
             keep = weights > 0
             with tf.GradientTape() as tape:
                 table = network.item_table(training=True)
@@ -264,10 +287,24 @@ class SASRec:
                 else:
                     negatives = tf.random.categorical(log_q_t[None, :], n_negatives)[0]
                     loss = sampled_softmax_loss(h, table32, t, w, negatives, log_q_t)
+                if replicas > 1:
+                    loss = devices.global_share(loss, tf.reduce_sum(w))
                 scaled = optimizer.scale_loss(loss) if mixed else loss
             grads = tape.gradient(scaled, variables)
             optimizer.apply(grads, variables)
             return loss
+
+        if replicas == 1:
+            return tf.function(replica_step, input_signature=spec), variables
+
+        def on_own_rows(*batch):
+            rows = devices.replica_rows(dict(enumerate(batch)), replicas)
+            return replica_step(*(rows[i] for i in range(len(batch))))
+
+        @tf.function(input_signature=spec)
+        def step(items, events, targets, weights):
+            shares = strategy.run(on_own_rows, args=(items, events, targets, weights))
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, shares, axis=None)
 
         return step, variables
 

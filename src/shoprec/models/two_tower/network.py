@@ -25,6 +25,12 @@ Runs on the GPU with mixed precision when TensorFlow sees one (batch size × 4),
 CPU in float32. ``fit`` seeds Python/NumPy/TensorFlow (``keras.utils.set_random_seed``) and,
 on CPU, turns on TensorFlow op determinism for the whole process: the same seed gives
 bit-identical embeddings on the same machine and versions.
+
+Several GPUs or machines: the towers, the optimizer and the train step are made under
+:func:`shoprec.models.devices.training_strategy` (``MirroredStrategy`` over the local GPUs,
+``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``); the global batch is the per-replica batch
+× the replicas, and every replica's in-batch negatives are its own examples. One device: the
+default strategy and the code path of a one-device run, results unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import tensorflow as tf
 
 from shoprec.config import TwoTowerParams
 from shoprec.features.tower_inputs import ItemFeatures, UserInputs
+from shoprec.models import devices
 from shoprec.models.two_tower import saving
 from shoprec.models.two_tower.layers import (
     OOV_TOKEN,
@@ -351,8 +358,15 @@ class TwoTower:
         ``validate(self)`` runs after each epoch and returns a score to maximise; training
         stops after ``patience`` epochs without improvement and the best epoch's weights come
         back. Returns ``loss`` and ``val`` per epoch, ``best_epoch`` (0-based index into
-        them), ``examples_per_second``, ``device``, ``mixed_precision``, ``batch_size``.
+        them), ``examples_per_second``, ``device``, ``mixed_precision``, ``batch_size`` (the
+        global batch: per replica × replicas), ``strategy``, ``replicas``, ``workers``.
+
+        Builds and trains under :func:`shoprec.models.devices.training_strategy`; with more
+        than one replica each replica gets ``batch_size`` (× 4 on a GPU) examples of every
+        global batch, and its in-batch negatives are those examples.
         """
+        strategy = devices.training_strategy()  # first: a multi-worker one needs a fresh TF
+        replicas = strategy.num_replicas_in_sync
         p = self.params
         n_items, n = len(items.item_ids), len(train_users.user_ids)
         item_ids, mask, positives, weights = self._check_training_inputs(
@@ -366,7 +380,7 @@ class TwoTower:
             # Bit-identical CPU runs. Not on GPU: there it would fail (embedding gradients
             # go through unsorted_segment_sum) or fall back to slow host scatter ops.
             tf.config.experimental.enable_op_determinism()
-        batch_size = p.batch_size * (4 if gpu else 1)
+        batch_size = p.batch_size * (4 if gpu else 1) * replicas
 
         self.n_behaviour = _behaviour_matrix(train_users.behaviour, n).shape[1]
         users = self._user_arrays(train_users, n_items)
@@ -376,7 +390,7 @@ class TwoTower:
             "category": _vocabulary(items.category),
             "brand": _vocabulary(items.brand),
         }
-        with _dtype_policy("mixed_float16" if mixed else "float32"):
+        with strategy.scope(), _dtype_policy("mixed_float16" if mixed else "float32"):
             self._build(n_items, vocab, self.n_behaviour)
         tables = self._encode_items(items)
         for key, layer in self._history_tables.items():
@@ -389,7 +403,8 @@ class TwoTower:
         }
 
         log_q = popularity_log_q(positives, n_items)
-        train_step = self._make_train_step(tables, log_q, mixed)
+        with strategy.scope():
+            train_step = self._make_train_step(tables, log_q, mixed, strategy)
 
         # Shuffle and batch example *indices*, then gather whole batches: 4x faster than
         # shuffling element dicts, and the shuffle buffer holds ints, not copies of the data.
@@ -421,7 +436,7 @@ class TwoTower:
             history["loss"].append(epoch_loss)
             score = None
             if validate is not None:
-                score = float(validate(self))
+                score = devices.agree(strategy, float(validate(self)))
                 history["val"].append(score)
                 if score > best_score:  # NaN never improves
                     best_score, best_epoch, waited = score, epoch, 0
@@ -431,7 +446,7 @@ class TwoTower:
             else:
                 best_epoch = epoch
             logger.info(
-                "two_tower epoch %d/%d: loss %.4f, val %s, %.0f examples/s (%s%s)",
+                "two_tower epoch %d/%d: loss %.4f, val %s, %.0f examples/s (%s%s%s)",
                 epoch + 1,
                 p.epochs,
                 epoch_loss,
@@ -439,6 +454,7 @@ class TwoTower:
                 n / seconds,
                 device,
                 ", mixed_float16" if mixed else "",
+                f", {replicas} replicas" if replicas > 1 else "",
             )
             if validate is not None and waited >= max(p.patience, 1):
                 logger.info(
@@ -457,6 +473,7 @@ class TwoTower:
             device=device,
             mixed_precision=bool(mixed),
             batch_size=int(batch_size),
+            **devices.describe(strategy),
         )
         self.history_ = history
         return history
@@ -466,8 +483,14 @@ class TwoTower:
         tables: dict[str, np.ndarray],
         log_q: np.ndarray,
         mixed: bool,
+        strategy: Any,
     ) -> Callable:
+        """The compiled step ``(global batch, step) -> loss``. One replica: the plain step.
+        More: every replica runs it on its rows of the batch (:func:`devices.replica_rows`)
+        with its share of the global loss, the gradients are summed over the replicas and the
+        replicas' shares of the loss too. Make it under ``strategy.scope()``."""
         p = self.params
+        replicas = strategy.num_replicas_in_sync
         n_items = len(log_q)
         const = {k: tf.constant(v, dtype=tf.int64) for k, v in tables.items()}
         log_q_t = tf.constant(log_q)
@@ -498,8 +521,10 @@ class TwoTower:
             signature["behaviour"] = tf.TensorSpec([None, self.n_behaviour], tf.float32)
             user_keys.append("behaviour")
 
-        @tf.function(input_signature=[signature, tf.TensorSpec([], tf.int64)])
-        def train_step(batch, step):
+        def replica_step(batch, step):
+            if replicas > 1:  # one stream of random draws per replica
+                replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+                step = step * replicas + tf.cast(replica, tf.int64)
             positives = batch["item"]
             features = {k: tf.gather(t, positives) for k, t in const.items()}
             if id_dropout > 0:
@@ -533,10 +558,24 @@ class TwoTower:
                     negative_indices=negatives,
                     negative_log_q=random_log_q,
                 )
+                if replicas > 1:
+                    loss = devices.global_share(loss, tf.reduce_sum(batch["weight"]))
                 scaled = optimizer.scale_loss(loss) if mixed else loss
             grads = tape.gradient(scaled, variables)
             optimizer.apply(grads, variables)
             return loss
+
+        step_signature = [signature, tf.TensorSpec([], tf.int64)]
+        if replicas == 1:
+            return tf.function(replica_step, input_signature=step_signature)
+
+        @tf.function(input_signature=step_signature)
+        def train_step(batch, step):
+            shares = strategy.run(
+                lambda b, s: replica_step(devices.replica_rows(b, replicas), s),
+                args=(batch, step),
+            )
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, shares, axis=None)
 
         return train_step
 

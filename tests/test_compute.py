@@ -54,3 +54,13 @@ def test_a_local_cluster_is_started_and_closed():
         assert len(client.scheduler_info()["workers"]) == 1
         assert fan_out(client, pow, [3], exp=2) == [9]
     assert client.status == "closed"
+
+
+def _length(item: int, values: list[int]) -> int:
+    return item + len(values)
+
+
+def test_a_large_keyword_value_reaches_every_task(dask_scheduler):
+    big = list(range(200_000))  # over Dask's 100 kB limit for values inside the task graph
+    with dask_client(ComputeParams(engine="dask", address=dask_scheduler)) as client:
+        assert fan_out(client, _length, [0, 1, 2], values=big) == [200_000, 200_001, 200_002]

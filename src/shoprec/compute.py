@@ -86,11 +86,16 @@ def _worker_count(client: Client) -> int:
 
 def fan_out(client: Client | None, function: Callable, items: Iterable, **kwargs: Any) -> list:
     """``[function(item, **kwargs) for item in items]``, as Dask tasks when there is a client
-    (results in the order of ``items``; the first task that fails raises here)."""
+    (results in the order of ``items``; the first task that fails raises here). The keyword
+    values are sent to every worker once (``scatter``), not inside each task: a large value in
+    the task graph is slow, and Dask mis-keys one over 100 kB."""
     items = list(items)
     if client is None:
         return [function(item, **kwargs) for item in items]
-    futures = client.map(function, items, pure=False, **kwargs)
+    shared = {
+        key: client.scatter([value], broadcast=True, hash=False)[0] for key, value in kwargs.items()
+    }
+    futures = client.map(function, items, pure=False, **shared)
     return client.gather(futures)
 
 

@@ -92,8 +92,13 @@ def fan_out(client: Client | None, function: Callable, items: Iterable, **kwargs
     items = list(items)
     if client is None:
         return [function(item, **kwargs) for item in items]
+    from distributed import Future
+
     shared = {
-        key: client.scatter([value], broadcast=True, hash=False)[0] for key, value in kwargs.items()
+        key: value
+        if isinstance(value, Future)
+        else client.scatter([value], broadcast=True, hash=False)[0]
+        for key, value in kwargs.items()
     }
     futures = client.map(function, items, pure=False, **shared)
     return client.gather(futures)

@@ -46,11 +46,14 @@ def _run(args: list[str], cwd: Path) -> str:
 
 
 @pytest.fixture
-def toy_project(tmp_path, dask_scheduler) -> Path:
+def toy_project(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "toy"
     root.mkdir()
     (root / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML, sort_keys=False))
-    params = {"compute": {"engine": "dask", "address": dask_scheduler}}
+    # no address: the flow's task runner starts a LocalCluster of its own, so no other test's
+    # work (or a worker paused for memory) on the session's cluster can hold a worker
+    monkeypatch.delenv("SHOPREC_DASK_ADDRESS", raising=False)
+    params = {"compute": {"engine": "dask", "n_workers": 2, "memory_limit": "1GiB"}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     _run(["git", "init", "-q"], root)
     _run([str(BIN_DIR / "dvc"), "init", "-q"], root)

@@ -124,16 +124,6 @@ def _refuse_whole_column_rules(suite: dict[str, Any], table: str) -> None:
         )
 
 
-def _shared(client: Client | None, value: Any) -> Any:
-    """A value every task reads, sent to the workers once when there is a client (as a
-    future): ``client.map`` would put a keyword argument over 100 kB in the graph under its
-    bare name, which the scheduler rejects."""
-    if client is None:
-        return value
-    [future] = client.scatter([value], broadcast=True, hash=False)
-    return future
-
-
 def _combine_results(results: list[RunResult], rows: int) -> SuiteResult:
     """The runs' row-rule results as one result over the whole table."""
     first = results[0].row_result
@@ -265,8 +255,8 @@ def validate_partitioned(
         client,
         check_run,
         tasks,
-        suite=_shared(client, suites["events"]),
-        parameters=_shared(client, params["events"]),
+        suite=suites["events"],  # fan_out sends keyword values to the workers once
+        parameters=params["events"],
         null_users=null_users,
         out_dir=str(out_dir),
     )

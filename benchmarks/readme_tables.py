@@ -52,6 +52,7 @@ DOCUMENTS = (
     "docs/batch_scoring.md",
     "docs/validation.md",
     "docs/data-sources.md",
+    "docs/scaling.md",
 )
 
 Results = dict[str, dict]
@@ -919,6 +920,58 @@ def soak_summary(results: Results) -> str:
     )
 
 
+def scale_table(results: Results) -> str:
+    """benchmarks/scale.py: per size and engine, time and peak memory of the pipeline's stages."""
+    data = results["scale"]
+    stages = [r["stage"] for r in next(iter(data["sizes"][0]["engines"].values()))["stages"]]
+    header = ["events", "engine", *stages, "all", "peak RSS"]
+    rows = []
+    for size in data["sizes"]:
+        if "shop" not in size:
+            rows.append([f"{grouped(size['millions'] * 1e6)}", "-", size["error"]])
+            continue
+        for engine, e in size["engines"].items():
+            times = {r["stage"]: r for r in e["stages"]}
+            cells = [
+                f"{fixed(times[s]['seconds'], 1)} s" + (" (failed)" if times[s]["error"] else "")
+                if s in times
+                else "-"
+                for s in stages
+            ]
+            rows.append(
+                [
+                    grouped(size["shop"]["events"]),
+                    engine,
+                    *cells,
+                    f"{fixed(e['seconds'], 0)} s",
+                    f"{fixed(e['peak_rss_mib'] / 1024, 1)} GiB",
+                ]
+            )
+    return table(header, rows, "rl" + "r" * (len(header) - 2))
+
+
+def scale_summary(results: Results) -> str:
+    """The time ratio per growth of the events, per engine, and the largest size's peak."""
+    data = results["scale"]
+    lines = []
+    for engine, steps in data["scaling"].items():
+        parts = [
+            f"{fixed(s['from_millions'], 0)}M → {fixed(s['to_millions'], 0)}M events: time "
+            f"×{fixed(s['time_ratio'], 2)} for events ×{fixed(s['events_ratio'], 2)} "
+            f"({fixed(s['time_over_events'], 2)}; goal ≤ 1.2: {_met(s['goal_met'])})"
+            for s in steps
+        ]
+        if parts:
+            lines.append(f"{engine}: " + "; ".join(parts) + ".")
+    s = data.get("summary", {})
+    if s:
+        lines.append(
+            f"Largest size run: {fixed(s['largest_millions'], 0)}M events, peak "
+            f"{fixed(s['largest_dask_peak_gib'], 1)} GiB on the dask engine."
+        )
+    return "\n".join(lines)
+
+
 def online_retail_load(results: Results) -> str:
     data = results["baselines_online_retail"]
     return f"{seconds(data['load_and_validate_seconds'])} on {machine(data['machine'])}"
@@ -938,6 +991,8 @@ BLOCKS: dict[str, tuple[Callable[[Results], str], bool]] = {
     "serving_setup": (serving_setup, False),
     "serving_table": (serving_table, False),
     "soak_summary": (soak_summary, True),
+    "scale_table": (scale_table, False),
+    "scale_summary": (scale_summary, False),
     "batch_scoring_summary": (batch_scoring_summary, True),
     "batch_scoring_table": (batch_scoring_table, False),
     "validation": (validation_speed, True),

@@ -40,40 +40,24 @@ def score_users(
     output: str | None,
     k: int | None,
     chunk_size: int | None,
+    on_cluster: bool = False,
 ) -> dict:
-    """Score every active user, chunk by chunk, logging each chunk."""
+    """Score every active user, chunk by chunk, logging each chunk. ``on_cluster``: this task
+    runs on a worker of the flow's ``DaskTaskRunner`` and sends each part to the same cluster
+    as a Dask task of its own (``compute.engine: dask``)."""
     logger = get_run_logger()
     root = Path(project_dir)
-    settings = load_params(root / "params.yaml").batch_scoring
 
     def progress(done: int, total: int) -> None:
         logger.info("chunk %d/%d done", done, total)
 
-    result = score_batch(
-        settings, root, model_dir, model, version, output, k, chunk_size, progress=progress
-    )
-    return result.to_dict()
-
-
-@task(retries=0, persist_result=False)
-def score_users_on_cluster(
-    project_dir: str,
-    model_dir: str,
-    model: str,
-    version: int,
-    output: str | None,
-    k: int | None,
-    chunk_size: int | None,
-) -> dict:
-    """Score every active user with one Dask task per part, from this task on a worker of the
-    flow's ``DaskTaskRunner`` (``compute.engine: dask``)."""
+    if not on_cluster:
+        settings = load_params(root / "params.yaml").batch_scoring
+        result = score_batch(
+            settings, root, model_dir, model, version, output, k, chunk_size, progress=progress
+        )
+        return result.to_dict()
     from prefect_dask import get_dask_client
-
-    logger = get_run_logger()
-    root = Path(project_dir)
-
-    def progress(done: int, total: int) -> None:
-        logger.info("part %d/%d done", done, total)
 
     with get_dask_client() as client:
         result = score_project(
@@ -87,8 +71,8 @@ def score_on_cluster(
     project_dir: str, model_dir: str, model: str, version: int, output, k, chunk_size
 ) -> dict:
     """The scoring task on the Dask cluster (the flow's task runner), its parts fanned out."""
-    return score_users_on_cluster.submit(
-        project_dir, model_dir, model, version, output, k, chunk_size
+    return score_users.submit(
+        project_dir, model_dir, model, version, output, k, chunk_size, on_cluster=True
     ).result()
 
 

@@ -60,17 +60,7 @@ def _run_in_memory(params: Params) -> ValidationOutcome:
     if not outcome.accepted:
         raise DataError(f"batch rejected: {outcome.message} (report: {report})")
     write_parquet(outcome.events, layout.VALIDATED / layout.EVENTS_FILE)
-    write_parquet(outcome.items, layout.VALIDATED / layout.ITEMS_FILE)
-    write_parquet(outcome.quarantine, layout.QUARANTINE / "validate.parquet")
-    outcome.profile.save(layout.VALIDATION_BASELINE)
-    for table, c in outcome.counts().items():
-        log.info(
-            "%s: %d in = %d accepted + %d quarantined",
-            table,
-            c["in"],
-            c["accepted"],
-            c["quarantined"],
-        )
+    _finish(outcome)
     return outcome
 
 
@@ -102,6 +92,12 @@ def _run_by_day(params: Params, client) -> ValidationOutcome:
         if not outcome.accepted:
             raise DataError(f"batch rejected: {outcome.message} (report: {report})")
         result.write_events(layout.VALIDATED / layout.EVENTS_FILE)
+    _finish(outcome)
+    return outcome
+
+
+def _finish(outcome: ValidationOutcome) -> None:
+    """An accepted batch's items, quarantine and profile (the events are written by then)."""
     write_parquet(outcome.items, layout.VALIDATED / layout.ITEMS_FILE)
     write_parquet(outcome.quarantine, layout.QUARANTINE / "validate.parquet")
     outcome.profile.save(layout.VALIDATION_BASELINE)
@@ -113,4 +109,3 @@ def _run_by_day(params: Params, client) -> ValidationOutcome:
             c["accepted"],
             c["quarantined"],
         )
-    return outcome

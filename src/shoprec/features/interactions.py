@@ -103,6 +103,14 @@ def build_interactions(
     summed = sp.coo_matrix(
         (weights[keep], (rows[keep], cols[keep])), shape=(len(user_index), len(item_index))
     ).tocsr()
+    return finished_interactions(summed, user_index, item_index, transform)
+
+
+def finished_interactions(
+    summed: sp.csr_matrix, user_index: pd.Index, item_index: pd.Index, transform: str
+) -> Interactions:
+    """Summed weights (duplicates allowed) → the transformed, sorted float32 matrix with its
+    id maps: the last step of ``build_interactions`` and of the partial sums on Dask."""
     summed.sum_duplicates()
     summed.eliminate_zeros()
     summed.data = transform_values(summed.data, transform).astype(np.float32)

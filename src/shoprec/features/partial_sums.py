@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from shoprec.compute import fan_out
 from shoprec.data.partitions import read_run
-from shoprec.features.interactions import Interactions, transform_values
+from shoprec.features.interactions import Interactions, finished_interactions
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -87,15 +87,7 @@ def combine_partial_sums(
             data, rows, cols = (np.concatenate(a) for a in zip(*pending, strict=True))
             summed = summed + sp.coo_matrix((data, (rows, cols)), shape=shape).tocsr()
             pending.clear()
-    summed.sum_duplicates()
-    summed.eliminate_zeros()
-    summed.data = transform_values(summed.data, transform).astype(np.float32)
-    summed.sort_indices()
-    return Interactions(
-        matrix=summed.astype(np.float32),
-        user_ids=user_index.to_numpy(dtype=str),
-        item_ids=item_index.to_numpy(dtype=str),
-    )
+    return finished_interactions(summed, user_index, item_index, transform)
 
 
 __all__ = ["PartialSums", "combine_partial_sums", "partial_sums", "run_partial_sums"]

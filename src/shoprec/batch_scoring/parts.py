@@ -22,7 +22,6 @@ keyed by the folder and its fingerprint, the last ``CACHED_MODELS`` models).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock
 
 from shoprec.errors import ShoprecError
 from shoprec.models.base import Recommender
@@ -144,27 +144,31 @@ def _fingerprint_or_none(directory: Path) -> str | None:
 
 
 def _fetch(source: ModelSource) -> Path:
-    """The registry version into this machine's temporary folder (once per machine: worker
-    processes that race each download privately and the first rename wins)."""
+    """The registry version into this machine's temporary folder, once per machine: worker
+    processes of one machine take a file lock per version, so one downloads (privately, then
+    an atomic rename) while the others wait and then read its copy; a valid copy is never
+    removed, since another process may be loading it."""
     base = Path(tempfile.gettempdir()) / FETCHED_MODELS
     target = base / f"{source.name}-v{source.version}-{source.fingerprint[:16]}"
     if _fingerprint_or_none(target) == source.fingerprint:
         return target
     base.mkdir(parents=True, exist_ok=True)
-    private = base / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}"
-    try:
-        # the caller's resolved URI as it is (no SHOPREC_REGISTRY_URI of the worker's)
-        Registry(open_store(source.registry)).download(source.name, source.version, private)
-        if _fingerprint_or_none(private) != source.fingerprint:
-            raise ShoprecError(
-                f"{source.registry}: {source.name} v{source.version} is not the model the batch "
-                "was planned with (its files differ); rerun the batch"
-            )
-        shutil.rmtree(target, ignore_errors=True)  # a stale or partial copy of another run
-        with contextlib.suppress(OSError):  # another process of this machine renamed first
+    with FileLock(base / f".{target.name}.lock"):
+        if _fingerprint_or_none(target) == source.fingerprint:  # another process fetched it
+            return target
+        private = base / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}"
+        try:
+            # the caller's resolved URI as it is (no SHOPREC_REGISTRY_URI of the worker's)
+            Registry(open_store(source.registry)).download(source.name, source.version, private)
+            if _fingerprint_or_none(private) != source.fingerprint:
+                raise ShoprecError(
+                    f"{source.registry}: {source.name} v{source.version} is not the model the "
+                    "batch was planned with (its files differ); rerun the batch"
+                )
+            shutil.rmtree(target, ignore_errors=True)  # a partial copy (a killed process's)
             private.rename(target)
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
     return target
 
 

@@ -403,6 +403,10 @@ class ServingParams(_Strict):
             "two_tower": "models/two_tower/tower/user_tower_savedmodel",
         }
     )
+    # what the service recommended, as Parquet parts: a folder (project-relative) or
+    # s3://bucket/prefix; empty: not recorded. Written in the background every flush interval
+    impressions: str = ""
+    impressions_flush_s: PositiveFloat = 1.0
 
 
 class BatchScoringParams(_Strict):
@@ -436,6 +440,48 @@ class ComputeParams(_Strict):
         return os.environ.get("SHOPREC_DASK_ADDRESS") or self.address
 
 
+class PrivacyParams(_Strict):
+    """Pseudonymised user ids and the deletion list (docs/privacy.md).
+
+    With ``pseudonymise_users`` every user id is replaced at ingest (and by the service, on
+    each request) by a keyed HMAC-SHA256; the key comes from ``SHOPREC_ID_KEY`` or the file
+    named by ``key_file``, never from this file. ``erasures`` is where ``shoprec privacy
+    forget`` records deletion requests: a folder (project-relative) or s3://bucket/prefix."""
+
+    pseudonymise_users: bool = False
+    key_file: Path | None = None
+    erasures: str = "privacy/erasures"
+    poll_interval_s: PositiveFloat = 2.0  # how often the service reads the deletion list
+
+
+class MonitoringParams(_Strict):
+    """The nightly monitoring flow (flows/monitoring.py): thresholds of its three checks."""
+
+    model: str = "two_stage"
+    alias: str = "production"
+    events: str = "data/validated/events.parquet"  # the latest events (project-relative)
+    items: str = "data/validated/items.parquet"
+    days: PositiveInt = 7  # how many of the latest days of events and impressions are checked
+    attribution_hours: PositiveFloat = 24.0  # an add-to-cart or purchase this soon after counts
+    min_impressions: PositiveInt = 100  # fewer: the served checks are not judged
+    # data drift (distances in [0, 1]; 0: the same distribution as the training data)
+    max_event_mix_distance: float = Field(0.1, ge=0, le=1)
+    max_items_per_user_distance: float = Field(0.1, ge=0, le=1)
+    max_price_distance: float = Field(0.1, ge=0, le=1)
+    max_category_distance: float = Field(0.1, ge=0, le=1)
+    max_new_item_share: float = Field(0.3, ge=0, le=1)
+    # recommendation drift: served lists against the offline evaluation of the same version
+    min_coverage_ratio: PositiveFloat = 0.5
+    max_popularity_ratio: PositiveFloat = 1.5
+    min_novelty_ratio: PositiveFloat = 0.8
+    max_fallback_share: float = Field(0.5, ge=0, le=1)
+    # online quality: the lower end of the interval of the followed share
+    min_followed_share: float = Field(0.0, ge=0, le=1)
+    trigger_training: bool = True  # a breach starts the training deployment
+    training_deployment: str = "shoprec-training/nightly-training"
+    report_dir: str = "reports/monitoring"
+
+
 class Params(_Strict):
     data: DataSource = SyntheticSource()
     split: SplitParams = SplitParams()
@@ -451,6 +497,8 @@ class Params(_Strict):
     serving: ServingParams = ServingParams()
     batch_scoring: BatchScoringParams = BatchScoringParams()
     compute: ComputeParams = ComputeParams()
+    privacy: PrivacyParams = PrivacyParams()
+    monitoring: MonitoringParams = MonitoringParams()
 
 
 SOURCES = ("synthetic", "files", "online_retail")

@@ -1,0 +1,1 @@
+"""The monitoring flow's checks: data drift, recommendation drift and online quality."""

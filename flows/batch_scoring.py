@@ -17,7 +17,6 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from shoprec.batch_scoring.project import fetch_alias_model, result_markdown, score_project
-from shoprec.batch_scoring.score import score_batch
 from shoprec.compute import dask_task_runner
 from shoprec.config import load_params
 
@@ -51,10 +50,9 @@ def score_users(
     def progress(done: int, total: int) -> None:
         logger.info("chunk %d/%d done", done, total)
 
-    if not on_cluster:
-        settings = load_params(root / "params.yaml").batch_scoring
-        result = score_batch(
-            settings, root, model_dir, model, version, output, k, chunk_size, progress=progress
+    if not on_cluster:  # the project's way, deletion list included (forgotten users: no rows)
+        result = score_project(
+            root, model_dir, None, model, version, output, k, chunk_size, progress
         )
         return result.to_dict()
     from prefect_dask import get_dask_client

@@ -20,6 +20,7 @@ PROJECT_FILES = (
     "src",
     "flows",
     "metrics/cv/README.md",  # keeps the folder stage cv depends on, as in a fresh clone
+    "privacy/erasures/.gitkeep",  # the deletion list ingest depends on, as in a fresh clone
 )
 
 TINY_PARAMS = {

@@ -11,6 +11,7 @@ from typing import Any
 from shoprec.batch_scoring.score import BatchResult, Progress, fetch_alias, score_batch
 from shoprec.compute import dask_client
 from shoprec.config import Params, load_params
+from shoprec.privacy.erasures import ErasureList
 from shoprec.registry import open_registry, registry_uri
 from shoprec.render.batch import batch_table
 from shoprec.render.table import to_markdown
@@ -64,6 +65,7 @@ def score_project(
             progress=progress,
             client=client,
             registry=registry,
+            exclude=ErasureList.open(params.privacy, root).ids(),  # forgotten users: no rows
         )
 
 

@@ -194,6 +194,7 @@ def score_to_parquet(
     fingerprint: str = "",
     client: Client | None = None,
     source: ModelSource | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> BatchResult:
     """Write top-``k`` for every user of ``user_ids`` to ``output`` (a folder or
     ``s3://bucket/prefix``) as ``part-NNNNN.parquet``, resuming the parts a previous run with
@@ -203,7 +204,10 @@ def score_to_parquet(
     loads the model of ``source`` (once per worker process), scores its chunk and writes its
     part itself, whole or absent, byte for byte the part this process would write. The plan
     is written here before any task starts, and ``_SUCCESS.json`` after every task finished;
-    ``progress`` is called here as parts finish, in the order they finish."""
+    ``progress`` is called here as parts finish, in the order they finish.
+
+    ``exclude`` (the deletion list, ids as stored) is left out of every part scored now but
+    not of the plan, so a batch planned before a user was forgotten still resumes."""
     if k < 1 or chunk_size < 1:
         raise ShoprecError(f"k and chunk_size must be at least 1 (got {k} and {chunk_size})")
     if client is not None:
@@ -239,7 +243,17 @@ def score_to_parquet(
     existing = _names(out)
     if client is not None:
         written, skipped, rows = _score_on_cluster(
-            client, source, out, users, chunk_size, existing, k, model_name, version, progress
+            client,
+            source,
+            out,
+            users,
+            chunk_size,
+            existing,
+            k,
+            model_name,
+            version,
+            progress,
+            exclude,
         )
         return _finish(out, plan, started, len(users), rows, written, skipped, "dask")
     written = skipped = rows = 0
@@ -249,7 +263,7 @@ def score_to_parquet(
             skipped += 1
             rows += _row_count(out, name)
         else:
-            chunk = users[i * chunk_size : (i + 1) * chunk_size]
+            chunk = _kept(users[i * chunk_size : (i + 1) * chunk_size], exclude)
             data, n = chunk_bytes(model, chunk, k, model_name, version)
             out.put(name, data)
             written += 1
@@ -257,6 +271,13 @@ def score_to_parquet(
         if progress is not None:
             progress(i + 1, n_chunks)
     return _finish(out, plan, started, len(users), rows, written, skipped, "local")
+
+
+def _kept(chunk: np.ndarray, exclude: frozenset[str]) -> np.ndarray:
+    """A chunk's users without the forgotten ones."""
+    if not exclude:
+        return chunk
+    return chunk[~np.isin(chunk, np.asarray(sorted(exclude), dtype=str))]
 
 
 def _finish(
@@ -300,6 +321,7 @@ def _score_on_cluster(
     model_name: str,
     version: int | None,
     progress: Progress | None,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[int, int, int]:
     """Every missing part as one task, the parts already there counted here; returns
     ``(written, skipped, rows)``. A failed task cancels the others and raises here (the parts
@@ -312,7 +334,7 @@ def _score_on_cluster(
     for i in range(n_chunks):
         if PART_NAME.format(i) in existing:
             continue
-        chunk = users[i * chunk_size : (i + 1) * chunk_size]
+        chunk = _kept(users[i * chunk_size : (i + 1) * chunk_size], exclude)
         future = client.submit(
             score_part,
             i,
@@ -377,6 +399,7 @@ def score_batch(
     progress: Progress | None = None,
     client: Client | None = None,
     registry: str | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> BatchResult:
     """Score the active users with the model saved in ``model_dir`` into the run folder
     ``<output>/<as-of>_<model>-v<version>`` (``output`` defaults to ``batch_scoring.output``,
@@ -384,7 +407,8 @@ def score_batch(
 
     With a Dask ``client`` the parts are scored on its workers (``score_to_parquet``); they
     read ``model_dir`` where they can, else fetch ``model_name`` v``version`` from
-    ``registry`` (a resolved URI; see ``shoprec.batch_scoring.parts``)."""
+    ``registry`` (a resolved URI; see ``shoprec.batch_scoring.parts``). Users in ``exclude``
+    (the deletion list) get no rows."""
     model = load_model(model_dir)
     name = model_name or model.name
     events = Path(root) / settings.events
@@ -414,4 +438,5 @@ def score_batch(
         fingerprint=fingerprint,
         client=client,
         source=source,
+        exclude=exclude,
     )

@@ -11,6 +11,7 @@ Items are derived from the kept rows: the dataset has no catalogue, category or 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -75,6 +76,15 @@ QUARANTINE_RULES: tuple[tuple[str, str], ...] = (
 )
 
 
+USER_ID_SUFFIX = r"\.0+$"  # CustomerID 17850.0 (a spreadsheet's float) is user 17850
+
+
+def customer_id(value: object) -> str | None:
+    """A raw ``CustomerID`` as the canonical ``user_id`` (the rule of ``read_online_retail``)."""
+    text = re.sub(USER_ID_SUFFIX, "", str(value).strip()) if value is not None else ""
+    return text or None
+
+
 def read_online_retail(path: str | Path) -> SourceData:
     """Read the Online Retail CSV (``.csv`` or ``.csv.gz``) into canonical events and items."""
     started = time.perf_counter()
@@ -92,7 +102,7 @@ def read_online_retail(path: str | Path) -> SourceData:
 
     invoice = _text(raw["InvoiceNo"]).str.upper()
     item_id = _text(raw["StockCode"]).str.upper()
-    user_id = _text(raw["CustomerID"]).str.replace(r"\.0+$", "", regex=True)
+    user_id = _text(raw["CustomerID"]).str.replace(USER_ID_SUFFIX, "", regex=True)
     quantity = pd.to_numeric(raw["Quantity"], errors="coerce")
     price = pd.to_numeric(raw["UnitPrice"], errors="coerce")
     timestamp = _to_utc(raw["InvoiceDate"])
@@ -161,6 +171,9 @@ def read_online_retail(path: str | Path) -> SourceData:
         quarantine=quarantine,
         rows_read={"events": n_rows, "items": len(items)},
         notes=notes,
+        source_rows={"events": np.flatnonzero(kept)},  # each event's row in the file
+        raw_user_column="CustomerID",
+        raw_user_id=customer_id,
     )
     logger.info(
         "online retail: %d rows read, %d events, %d quarantined, %d users, %d items in %.1fs",

@@ -10,6 +10,7 @@ validate reads them back (``unpack``) and quarantines those rows with their orig
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,15 @@ RAW_RECORD_COLUMN = "ingest_raw"
 BOOKKEEPING = (PROBLEM_COLUMN, SOURCE_ROW_COLUMN, RAW_RECORD_COLUMN)
 
 QUARANTINE_COLUMNS = ("table", "source_row", "reason")
+
+
+def plain_user_id(value: object) -> str | None:
+    """A raw user value as the canonical ``user_id`` (surrounding whitespace stripped; empty
+    is missing), the rule of ``schema.coerce_events``."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 @dataclass
@@ -46,6 +56,14 @@ class SourceData:
     raw: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Per table, the rows as read before conversion (same rows, same order as the tables),
     so that a quarantined row keeps its original values."""
+    source_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per table, the 0-based data row in the file of each table row, where it is not simply
+    the row's position (e.g. after ingest set an erased user's rows aside)."""
+    raw_user_column: str | None = "user_id"
+    """The events' column of the rows as read (``raw`` and each quarantine ``record``) that
+    holds the user id, e.g. Online Retail's ``CustomerID``: pseudonymised and erased there too."""
+    raw_user_id: Callable[[object], str | None] = plain_user_id
+    """How the source turns that raw value into the canonical ``user_id``."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per table: rows read, rows used, rows quarantined (read == used + quarantined)."""
@@ -72,11 +90,17 @@ def empty_quarantine() -> pd.DataFrame:
     )
 
 
-def pack(frame: pd.DataFrame, problems: pd.Series | None, raw: pd.DataFrame | None) -> pd.DataFrame:
-    """``frame`` with the bookkeeping columns: source row, problem, and the raw record of every
-    row with a problem."""
+def pack(
+    frame: pd.DataFrame,
+    problems: pd.Series | None,
+    raw: pd.DataFrame | None,
+    source_rows: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """``frame`` with the bookkeeping columns: source row (its position unless
+    ``source_rows`` says otherwise), problem, and the raw record of every row with a problem."""
     out = frame.copy()
-    out[SOURCE_ROW_COLUMN] = np.arange(len(frame), dtype=np.int64)
+    rows = np.arange(len(frame)) if source_rows is None else np.asarray(source_rows)
+    out[SOURCE_ROW_COLUMN] = rows.astype(np.int64)
     if problems is None:
         problems = pd.Series(pd.NA, index=frame.index, dtype="string")
     problems = problems.astype("string").reset_index(drop=True)

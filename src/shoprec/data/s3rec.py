@@ -46,7 +46,8 @@ def read_s3rec(path: str | Path, attributes: str | Path | None = None) -> Source
         if not fields:
             continue
         if len(fields) < 2 or not all(f.isdigit() for f in fields):
-            bad.append({"line": line_no, "text": line[:200]})
+            # the first field is the user (pseudonymised or erased at ingest like any user id)
+            bad.append({"line": line_no, "user": fields[0], "text": " ".join(fields[1:])[:200]})
             continue
         user, seq = fields[0], fields[1:]
         users.extend([user] * len(seq))
@@ -94,4 +95,5 @@ def read_s3rec(path: str | Path, attributes: str | Path | None = None) -> Source
         # a bad line is one quarantined row; a good line's items are its rows
         rows_read={"events": len(events) + len(bad), "items": len(item_table)},
         notes={"sequences": path.name, "attributes": attributes.name if codes else None},
+        raw_user_column="user",
     )

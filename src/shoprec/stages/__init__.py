@@ -18,7 +18,7 @@ from shoprec.config import Params, load_params
 from shoprec.errors import ShoprecError
 
 STAGE_PARAMS: dict[str, tuple[str, ...]] = {
-    "ingest": ("data",),
+    "ingest": ("data", "privacy"),
     "validate": ("validation",),
     "split": ("split", "targets.relevant_event_types"),
     "features": ("features", "validation.features_suite", "validation.max_feature_value"),

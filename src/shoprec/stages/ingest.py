@@ -5,6 +5,11 @@ Rows the source adapter cannot use go to ``data/quarantine/ingest.parquet`` with
 do not convert (a bad timestamp, a price that is not a number) stay in the tables, marked in
 an ``ingest_problem`` column, for ``validate`` to quarantine. Outputs are only replaced once
 the whole source was read, so a broken input leaves the previous ones in place.
+
+Privacy (docs/privacy.md): with ``privacy.pseudonymise_users`` every user id becomes its keyed
+pseudonym before anything is written (tables, quarantine records, reports), and every event of
+a user on the deletion list (``privacy.erasures``) is quarantined with reason ``erased``. The
+report records the key's public ``key_id``, never the key.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ import logging
 from shoprec import layout
 from shoprec.config import Params
 from shoprec.data import raw_table
+from shoprec.data.protect import protect_users
 from shoprec.data.sources import load_source
 from shoprec.errors import DataError
 from shoprec.io import write_json, write_parquet
+from shoprec.privacy.erasures import ErasureList
+from shoprec.privacy.pseudonym import pseudonymiser
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +38,11 @@ def source_key(params: Params) -> str:
 
 
 def run(params: Params) -> dict:
+    pseudonym = pseudonymiser(params.privacy)  # a missing key fails before the source is read
     data = load_source(params.data)
+    listed = ErasureList.open(params.privacy).ids()
+    erased = frozenset(pseudonym.many(sorted(listed))) if pseudonym else listed
+    erased_events = protect_users(data, pseudonym, erased)
     counts = data.counts()
     for table, c in counts.items():
         if c["read"] != c["used"] + c["quarantined"]:
@@ -48,7 +60,9 @@ def run(params: Params) -> dict:
         ("events", data.events, layout.RAW / layout.EVENTS_FILE),
         ("items", data.items, layout.RAW / layout.ITEMS_FILE),
     ):
-        marked = raw_table.pack(frame, data.problems.get(table), data.raw.get(table))
+        marked = raw_table.pack(
+            frame, data.problems.get(table), data.raw.get(table), data.source_rows.get(table)
+        )
         write_parquet(marked, target)
     write_parquet(data.quarantine, layout.QUARANTINE / "ingest.parquet")
     reasons = data.quarantine.groupby("reason").size().sort_index().to_dict()
@@ -58,6 +72,12 @@ def run(params: Params) -> dict:
         "counts": counts,
         "quarantine_reasons": {str(k): int(v) for k, v in reasons.items()},
         "notes": data.notes,
+        "privacy": {
+            "pseudonymised_users": pseudonym is not None,
+            "key_id": pseudonym.key_id if pseudonym else None,  # tells keys apart; not the key
+            "erasure_entries": len(listed),
+            "erased_events": erased_events,
+        },
     }
     write_json(layout.REPORTS / "ingest.json", report)
     return report

@@ -920,6 +920,23 @@ def soak_summary(results: Results) -> str:
     )
 
 
+def impressions_summary(results: Results) -> str:
+    """benchmarks/impressions.py: the same service with the impressions log off and on."""
+    data = results["impressions"]
+    s = data["summary"]
+    off, on, r = s["off"], s["on"], s["on_over_off"]
+    return (
+        f"{data['model']} on {grouped(data['catalogue']['items'])} items, {data['rounds']} runs "
+        f"each, alternately, at {grouped(data['rate'])} requests/s for "
+        f"{fixed(data['seconds'], 0)} s: p50 {ms(off['p50_ms'])} ms off, {ms(on['p50_ms'])} ms "
+        f"on ({fixed(r['p50_ms'], 2)}×), p99 {ms(off['p99_ms'])} ms off, {ms(on['p99_ms'])} ms on "
+        f"({fixed(r['p99_ms'], 2)}×), one at a time p50 {ms(off['one_at_a_time_p50_ms'])} and "
+        f"{ms(on['one_at_a_time_p50_ms'])} ms (medians over the runs); building and appending "
+        f"one row takes {fixed(s['record_us_per_request'], 1)} µs; every answered request was "
+        f"in the log after the stop: {'yes' if s['every_answer_logged'] else '**no**'}"
+    )
+
+
 def scale_table(results: Results) -> str:
     """benchmarks/scale.py: per size and engine, time and peak memory of the pipeline's stages."""
     data = results["scale"]
@@ -991,6 +1008,7 @@ BLOCKS: dict[str, tuple[Callable[[Results], str], bool]] = {
     "serving_setup": (serving_setup, False),
     "serving_table": (serving_table, False),
     "soak_summary": (soak_summary, True),
+    "impressions_summary": (impressions_summary, True),
     "scale_table": (scale_table, False),
     "scale_summary": (scale_summary, False),
     "batch_scoring_summary": (batch_scoring_summary, True),

@@ -2,7 +2,8 @@
 
 One row per answered request (``request_id``, ``served_at``, ``user_id`` as the service
 stores it, pseudonymised when that is on, ``model``, ``version``, ``fallback``, the ranked
-``items`` and their ``ranks``, ``endpoint``, ``k``, ``category``). The service hands rows to an
+``items`` and their ``ranks``, ``endpoint``, ``k``, ``category``, and for ``similar`` the
+``seed_item``). The service hands rows to an
 ``ImpressionWriter``, which writes them in the background as Parquet parts
 (``date=YYYY-MM-DD/part-<time>-<pid>-<n>.parquet``) to a folder or S3 every flush interval:
 the request path only appends to a list. A clean shutdown writes what is left; a crash
@@ -42,6 +43,7 @@ SCHEMA = pa.schema(
         pa.field("endpoint", pa.string(), nullable=False),
         pa.field("k", pa.int32(), nullable=False),
         pa.field("category", pa.string()),
+        pa.field("seed_item", pa.string()),  # /v1/similar: the item the list is similar to
     ]
 )
 COLUMNS = tuple(SCHEMA.names)
@@ -153,6 +155,7 @@ def impression(
     k: int | None = None,
     category: str | None = None,
     served_at: datetime | None = None,
+    seed_item: str | None = None,
 ) -> dict:
     """One row of the log."""
     return {
@@ -167,6 +170,7 @@ def impression(
         "endpoint": endpoint,
         "k": len(items) if k is None else k,
         "category": category,
+        "seed_item": seed_item,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -40,13 +41,35 @@ def serve(
 ) -> None:
     """Serve recommendations over HTTP from the model behind the alias (verified, hot-reloaded).
 
-    OpenAPI docs at /docs; /readyz turns ready once a verified model is loaded."""
+    OpenAPI docs at /docs; /readyz turns ready once a verified model is loaded. With
+    serving.impressions set, every answer is recorded there (written on a clean stop); with
+    privacy.pseudonymise_users, incoming user ids are pseudonymised (the key must be there)."""
     import uvicorn
 
     from shoprec.config import load_params
+    from shoprec.impressions import ImpressionWriter, open_log
+    from shoprec.privacy.erasures import ErasureList
+    from shoprec.privacy.pseudonym import pseudonymiser
 
-    s = load_params(params).serving
+    everything = load_params(params)
+    s = everything.serving
     root = params.resolve().parent
+    pseudonymise = pseudonymiser(everything.privacy, root)  # no key: one clear error, no start
+    if s.impressions:
+        open_log(s.impressions, root)  # a malformed location stops here, not in a worker
+
+    def app_parts() -> dict:
+        """What each serving process opens for itself (after the fork with workers)."""
+        return {
+            "impressions": (
+                ImpressionWriter(open_log(s.impressions, root), s.impressions_flush_s)
+                if s.impressions
+                else None
+            ),
+            "pseudonymise": pseudonymise,
+            "erasures": ErasureList.open(everything.privacy, root),
+        }
+
     workers = workers or s.workers
     host, port = host or s.host, port or s.port
     shared = Path(tempfile.mkdtemp(prefix="shoprec-serve-")) if workers > 1 else None
@@ -60,7 +83,13 @@ def serve(
     from shoprec.serving.engine import Precompute
     from shoprec.serving.reloader import ModelHolder
 
-    settings = ServiceSettings(s.default_k, s.max_k, s.session_events, s.poll_interval_s)
+    settings = ServiceSettings(
+        s.default_k,
+        s.max_k,
+        s.session_events,
+        s.poll_interval_s,
+        everything.privacy.poll_interval_s,
+    )
     # TF Serving's REST predict API over the exported SavedModels (missing folders: skipped)
     savedmodels = {name: root / base for name, base in s.savedmodels.items()}
 
@@ -75,6 +104,10 @@ def serve(
         )
 
     if shared is None:
+        # SIGTERM / SIGINT: uvicorn stops gracefully (the lifespan writes the last impressions)
+        # and raises the signal again afterwards; here that ends the command with status 0
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, _stopped)
         holder = make_holder()
         with console.status("loading the model behind the alias…"):
             holder.refresh()
@@ -82,14 +115,14 @@ def serve(
             console.print(f"[yellow]not ready yet:[/yellow] {escape(str(holder.last_error))}")
         else:
             console.print(f"serving {holder.name} v{holder.current.version} ({holder.alias})")
-        app = create_app(holder, settings, savedmodels=savedmodels)
+        app = create_app(holder, settings, savedmodels=savedmodels, **app_parts())
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
 
     from shoprec.serving.workers import bind, preload, run_workers
 
     def make_server() -> uvicorn.Server:  # in each worker: it loads the model at startup
-        app = create_app(make_holder(), settings, savedmodels=savedmodels)
+        app = create_app(make_holder(), settings, savedmodels=savedmodels, **app_parts())
         return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
 
     sock = bind(host, port)
@@ -99,3 +132,7 @@ def serve(
         run_workers(make_server, sock, workers)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def _stopped(signum, frame) -> None:
+    raise SystemExit(0)

@@ -4,6 +4,10 @@ Endpoints: ``/v1/recommendations/{user_id}``, ``/v1/similar/{item_id}``, ``POST 
 ``/healthz`` (the process is up), ``/readyz`` (a verified model is loaded), ``/metrics``
 (Prometheus) and the OpenAPI docs at ``/docs``. Every error a caller can cause is a 4xx with a
 JSON body ``{"error": ..., "detail": ...}``; nothing a request sends can produce a 500.
+
+Every response carries ``X-Request-ID``; with an impressions log each answered recommendation
+(and similar-items) request appends one row to it. Incoming user ids go through the
+pseudonymiser when that is on, and users on the deletion list are unknown to every version.
 """
 
 # no `from __future__ import annotations`: FastAPI reads the endpoint annotations at runtime,
@@ -13,6 +17,7 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +38,13 @@ from prometheus_client import (
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shoprec.impressions import ImpressionWriter, impression
+from shoprec.privacy.erasures import ErasureList
 from shoprec.serving import contract
 from shoprec.serving.engine import ServedModel, UnknownItem
+from shoprec.serving.forgotten import ERASED, ForgottenUsers
 from shoprec.serving.reloader import ModelHolder
+from shoprec.serving.request_ids import request_id
 from shoprec.serving.tf_predict import SavedModelPaths, tf_predict_router
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,7 @@ MAX_ID_LENGTH = 128
 MAX_CATEGORY_LENGTH = 256
 MAX_EVENTS_PER_REQUEST = 100
 MAX_SESSION_USERS = 100_000
+REQUEST_ID = "shoprec.request_id"  # where the middleware leaves the request id in the scope
 
 
 @dataclass
@@ -51,6 +61,7 @@ class ServiceSettings:
     max_k: int = 100
     session_events: int = 50
     poll_interval_s: float = 30.0
+    erasures_poll_interval_s: float = 2.0  # privacy.poll_interval_s: the deletion list
 
 
 class ServiceMetrics:
@@ -121,6 +132,12 @@ class SessionStore:
     def items(self, user_id: str) -> list[int]:
         return [item for item, _ in self.entries(user_id)]
 
+    def drop(self, user_ids: Iterable[str]) -> None:
+        """Forget these users' sessions (they asked to be forgotten)."""
+        with self._lock:
+            for user_id in user_ids:
+                self._events.pop(user_id, None)
+
     def clear(self) -> None:  # item indices belong to one model version
         with self._lock:
             self._events.clear()
@@ -140,7 +157,8 @@ class EventBatch(BaseModel):
 class MeasuredRequests:
     """Pure ASGI middleware: latency and status per route template (not per raw path, which
     would give every user id a time series of its own); an unexpected exception becomes a JSON
-    500 and is logged."""
+    500 and is logged. It gives every request its id (``X-Request-ID``, in the scope for the
+    endpoints and on every response)."""
 
     def __init__(self, app, metrics: ServiceMetrics) -> None:
         self.app = app
@@ -152,11 +170,14 @@ class MeasuredRequests:
             return
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
+        scope[REQUEST_ID] = rid = request_id(scope["headers"])
+        rid_header = (b"x-request-id", rid.encode("ascii"))
 
         async def send_and_note(message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["sent"] = True
+                message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
         try:
@@ -164,7 +185,9 @@ class MeasuredRequests:
         except Exception:
             log.exception("request failed")
             if not status["sent"]:
-                await _error(500, "internal error", "see the service log")(scope, receive, send)
+                await _error(500, "internal error", "see the service log")(
+                    scope, receive, send_and_note
+                )
             status["code"] = 500
         route = scope.get("route")
         endpoint = getattr(route, "path", "other")
@@ -180,8 +203,15 @@ def create_app(
     holder: ModelHolder,
     settings: ServiceSettings | None = None,
     savedmodels: SavedModelPaths | None = None,
+    impressions: ImpressionWriter | None = None,
+    pseudonymise: Callable[[str], str] | None = None,
+    erasures: ErasureList | None = None,
 ) -> FastAPI:
     """The app around a ``ModelHolder``; the lifespan loads the model and starts polling.
+
+    ``impressions``: the log every answer is recorded in (started and closed by the lifespan);
+    ``pseudonymise``: applied to every incoming user id (``privacy.pseudonymise_users``);
+    ``erasures``: the deletion list, read at start and polled.
 
     Endpoints are ``async``: a request's work is a few milliseconds of NumPy, cheaper to run on
     the event loop than to hand to a thread pool; loading a new version happens in the
@@ -189,6 +219,14 @@ def create_app(
     settings = settings or ServiceSettings()
     metrics = ServiceMetrics()
     sessions = SessionStore(settings.session_events)
+    forgotten = ForgottenUsers(erasures, on_forget=sessions.drop)
+    holder.forgotten = forgotten  # every version the holder loads from now on
+    if holder.current is not None:
+        holder.current.forgotten = forgotten
+
+    def stored_id(user_id: str) -> str:
+        """The id as shoprec stores it (the pseudonym when pseudonymisation is on)."""
+        return pseudonymise(user_id) if pseudonymise is not None else user_id
 
     def reloaded(served: ServedModel) -> None:
         metrics.reloads.inc()
@@ -200,14 +238,22 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        forgotten.refresh()  # before the first answer: nobody on the list is ever served
         if holder.current is None:
             holder.refresh()
         else:
             reloaded(holder.current)
+        if impressions is not None:
+            impressions.start()
+        forgotten.start(settings.erasures_poll_interval_s)
         holder.start(settings.poll_interval_s)
         try:
             yield
-        finally:
+        finally:  # uvicorn has answered every request by now: write what is left first
+            if impressions is not None:
+                impressions.close()
+                log.info("impressions: %d written", impressions.written)
+            forgotten.stop()
             holder.stop()
 
     app = FastAPI(
@@ -217,6 +263,12 @@ def create_app(
     )
 
     app.add_middleware(MeasuredRequests, metrics=metrics)
+    document = app.openapi
+
+    def openapi() -> dict:  # X-Request-ID on every response of the contract
+        return contract.with_request_id(document())
+
+    app.openapi = openapi
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -247,22 +299,39 @@ def create_app(
         responses={**contract.INVALID, **contract.NOT_READY},
     )
     async def recommendations(
+        request: Request,
         user_id: UserId,
         k: K = settings.default_k,
         exclude_seen: bool = True,
         category: Annotated[str | None, Query(min_length=1, max_length=MAX_CATEGORY_LENGTH)] = None,
     ):
         """Top-k items for a user, with reasons; unknown users get popular items
-        (``fallback: true``)."""
+        (``fallback: true``). With pseudonymised ids the raw id is looked up under its
+        pseudonym; ``user_id`` in the answer is the id as sent."""
         model = served()
         if isinstance(model, JSONResponse):
             return model
-        entries = sessions.entries(user_id)
+        stored = stored_id(user_id)
+        entries = sessions.entries(stored)
         session = [item for item, _ in entries]
         kinds = [kind for _, kind in entries]
-        result = model.recommend(user_id, k, exclude_seen, category, session, kinds)
+        result = model.recommend(stored, k, exclude_seen, category, session, kinds)
         if result.fallback:
             metrics.fallbacks.inc()
+        if impressions is not None:
+            impressions.record(
+                impression(
+                    request.scope[REQUEST_ID],
+                    ERASED if stored in forgotten else stored,
+                    model.name,
+                    model.version,
+                    result.fallback,
+                    [i["item_id"] for i in result.items],
+                    "recommendations",
+                    k,
+                    category,
+                )
+            )
         return JSONResponse(
             {
                 "user_id": user_id,
@@ -282,7 +351,7 @@ def create_app(
             **contract.NOT_READY,
         },
     )
-    async def similar(item_id: ItemId, k: K = settings.default_k):
+    async def similar(request: Request, item_id: ItemId, k: K = settings.default_k):
         """Items similar to this one: from co-interactions, or from its content (title,
         category, brand) when the model has not seen it."""
         model = served()
@@ -292,6 +361,19 @@ def create_app(
             items, basis = model.similar(item_id, k)
         except UnknownItem:
             return _error(404, "unknown item", f"{item_id!r} is not in the catalogue")
+        if impressions is not None:
+            row = impression(
+                request.scope[REQUEST_ID],
+                "",  # no user: the items shown beside item_id
+                model.name,
+                model.version,
+                False,
+                [i["item_id"] for i in items],
+                "similar",
+                k,
+                seed_item=item_id,
+            )
+            impressions.record(row)
         return JSONResponse(
             {
                 "item_id": item_id,
@@ -319,7 +401,8 @@ def create_app(
         model = served()
         if isinstance(model, JSONResponse):
             return model
-        if not model.knows_user(batch.user_id):
+        stored = stored_id(batch.user_id)
+        if not model.knows_user(stored):  # also for a user on the deletion list
             return _error(404, "unknown user", f"{batch.user_id!r} is not known to the model")
         positions = [model.catalogue.position(e.item_id) for e in batch.events]
         unknown = [
@@ -330,7 +413,7 @@ def create_app(
         if unknown:
             return _error(422, "unknown items", unknown[:10])
         kept = sessions.add(
-            batch.user_id,
+            stored,
             [(p, e.event_type) for p, e in zip(positions, batch.events, strict=True)],
         )
         return {"user_id": batch.user_id, "accepted": len(positions), "session_events": kept}
@@ -364,4 +447,7 @@ def create_app(
     app.include_router(tf_predict_router(savedmodels))  # TF Serving's REST predict API
     app.state.holder = holder
     app.state.metrics = metrics
+    app.state.forgotten = forgotten
+    app.state.sessions = sessions
+    app.state.impressions = impressions
     return app

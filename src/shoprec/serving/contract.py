@@ -104,3 +104,37 @@ PROMETHEUS = {
         "content": {"text/plain": {"schema": {"type": "string"}}},
     }
 }
+
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_DESCRIPTION = (
+    "The id of this request: the caller's X-Request-ID when it is a short token (letters, "
+    "digits and . _ : -, at most 64 characters), else a new one. The impressions log records "
+    "it with what was recommended."
+)
+# the routes whose answers are recorded in the impressions log
+RECORDED = ("/v1/recommendations/{user_id}", "/v1/similar/{item_id}")
+
+
+def with_request_id(document: dict) -> dict:
+    """The OpenAPI ``document`` with the ``X-Request-ID`` response header on every response
+    (the service adds it to each one) and the optional request header on the recorded routes."""
+    header = {"description": REQUEST_ID_DESCRIPTION, "schema": {"type": "string"}}
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                response.setdefault("headers", {})[REQUEST_ID_HEADER] = header
+            if path in RECORDED:
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == REQUEST_ID_HEADER for p in parameters):
+                    parameters.append(
+                        {
+                            "name": REQUEST_ID_HEADER,
+                            "in": "header",
+                            "required": False,
+                            "description": "your id of this request (kept when it is a short "
+                            "token; else the service makes one)",
+                            "schema": {"type": "string"},
+                        }
+                    )
+    return document

@@ -9,6 +9,7 @@ request always sees one version from start to end.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,9 @@ class ServedModel:
     model: Recommender
     catalogue: Catalogue
     lists: PrecomputedLists | None = None  # two-stage: every known user ranked at load
+    # users on the deletion list (serving.forgotten.ForgottenUsers, shared by every version):
+    # unknown to this version, none of their per-user state is read
+    forgotten: Container[str] = field(default=frozenset(), repr=False, compare=False)
     popular: np.ndarray = field(init=False)  # model item indices, most popular first
     _by_user: sp.csr_matrix = field(init=False)  # binary history, for co-interactions
     _by_item: sp.csc_matrix = field(init=False)
@@ -110,7 +114,13 @@ class ServedModel:
 
     # -- users --------------------------------------------------------------------------
     def knows_user(self, user_id: str) -> bool:
-        return bool(self.model.history.user_positions([user_id])[0] >= 0)
+        return self._row(user_id) >= 0
+
+    def _row(self, user_id: str) -> int:
+        """The user's history row, -1 for an unknown or forgotten user."""
+        if user_id in self.forgotten:
+            return -1
+        return int(self.model.history.user_positions([user_id])[0])
 
     def recommend(
         self,
@@ -121,7 +131,7 @@ class ServedModel:
         session: list[int] | None = None,
         session_kinds: list[str] | None = None,
     ) -> Recommendations:
-        row = int(self.model.history.user_positions([user_id])[0])
+        row = self._row(user_id)
         allowed = self.catalogue.in_category(category) if category else None
         if row < 0:
             return Recommendations(self._popular(k, allowed), fallback=True)

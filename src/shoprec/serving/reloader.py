@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 
 from shoprec.registry import Registry
@@ -89,6 +89,8 @@ class ModelHolder:
         self._workdir = Path(workdir or tempfile.mkdtemp(prefix="shoprec-serve-"))
         self._workdir.mkdir(parents=True, exist_ok=True)
         self.precompute = precompute
+        # users on the deletion list: handed to every version before it is swapped in
+        self.forgotten: Container[str] = frozenset()
         self._lock = threading.Lock()  # one reload at a time
 
     def refresh(self) -> bool:
@@ -115,6 +117,7 @@ class ModelHolder:
                 log.error("%s; still serving v%s", self.last_error, current)
                 self.on_failure(version, exc)
                 return False
+            served.forgotten = self.forgotten  # before any request can reach it
             old = self.current
             self.current = served  # the swap: one reference assignment
             self._refused = None

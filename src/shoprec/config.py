@@ -464,7 +464,9 @@ class MonitoringParams(_Strict):
     days: PositiveInt = 7  # how many of the latest days of events and impressions are checked
     attribution_hours: PositiveFloat = 24.0  # an add-to-cart or purchase this soon after counts
     min_impressions: PositiveInt = 100  # fewer: the served checks are not judged
-    # data drift (distances in [0, 1]; 0: the same distribution as the training data)
+    min_events: PositiveInt = 100  # fewer latest events: data drift is not judged
+    # data drift (distances: 0 is the training data's distribution; Jensen-Shannon at most
+    # 0.83, normed Wasserstein unbounded)
     max_event_mix_distance: float = Field(0.1, ge=0, le=1)
     max_items_per_user_distance: float = Field(0.1, ge=0, le=1)
     max_price_distance: float = Field(0.1, ge=0, le=1)
@@ -475,7 +477,8 @@ class MonitoringParams(_Strict):
     max_popularity_ratio: PositiveFloat = 1.5
     min_novelty_ratio: PositiveFloat = 0.8
     max_fallback_share: float = Field(0.5, ge=0, le=1)
-    # online quality: the lower end of the interval of the followed share
+    # online quality: a breach when the upper end of a version's 95% Wilson interval of the
+    # followed share is below this (the data show it is lower); 0 turns the check off
     min_followed_share: float = Field(0.0, ge=0, le=1)
     trigger_training: bool = True  # a breach starts the training deployment
     training_deployment: str = "shoprec-training/nightly-training"

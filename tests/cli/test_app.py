@@ -41,7 +41,7 @@ def test_the_commands_are_the_documented_ones():
         sorted(
             [
                 *("batch", "data", "flow", "metrics", "params", "recommend", "registry"),
-                *("serve", "stage", "validate"),
+                *("serve", "stage", "validate", "privacy", "monitor"),
             ]
         )
         == TOP_LEVEL
@@ -54,7 +54,7 @@ def test_the_commands_are_the_documented_ones():
         )
     }
     assert expected <= {tuple(p) for p in COMMANDS}
-    assert {("data", "generate"), ("batch", "score"), ("flow", "train")} <= {
+    assert {("data", "generate"), ("batch", "score"), ("flow", "train"), ("flow", "monitor")} <= {
         tuple(p) for p in COMMANDS
     }
 
@@ -207,7 +207,27 @@ def does_flow(tmp_path, monkeypatch):
     assert "flow not found" in result.stderr  # before any Prefect run: no flows/ here
 
 
+def does_privacy(tmp_path, monkeypatch):
+    params = tiny_params(tmp_path, privacy={"pseudonymise_users": True})
+    monkeypatch.delenv("SHOPREC_ID_KEY", raising=False)
+    result = invoke("privacy", "pseudonym", "u1", "-p", str(params))
+    assert result.exit_code == 1  # documented: no key is a readable error, exit code 1
+    assert "SHOPREC_ID_KEY" in result.stderr
+    monkeypatch.setenv("SHOPREC_ID_KEY", "k" * 32)
+    result = invoke("privacy", "pseudonym", "u1", "-p", str(params))
+    assert result.exit_code == 0 and result.stdout.startswith("p_")
+
+
+def does_monitor(tmp_path, monkeypatch):
+    params = tiny_params(tmp_path, registry={"uri": str(tmp_path / "registry")})
+    result = invoke("monitor", "-p", str(params))
+    assert result.exit_code == 1  # documented: nothing in production is a readable error
+    assert "has no 'production' version" in result.stderr
+
+
 BEHAVIOUR = {
+    "privacy": does_privacy,
+    "monitor": does_monitor,
     "data": does_data,
     "stage": does_stage,
     "validate": does_validate,

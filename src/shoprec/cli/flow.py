@@ -66,3 +66,34 @@ def flow_train(
         where = f" v{outcome['version']}" if outcome["version"] else ""
         reasons = "; ".join(outcome.get("reasons", []))
         console.print(f"{outcome['model']}{where}: {outcome['status']} {escape(reasons)}".strip())
+
+
+@flow_app.command("monitor")
+@readable_errors
+def flow_monitor(
+    project_dir: Annotated[Path, typer.Option(help="Project root (with params.yaml).")] = Path("."),
+    now: Annotated[
+        str | None, typer.Option(help="The end of the checked window, ISO time (default: now).")
+    ] = None,
+) -> None:
+    """Run the monitoring flow: the three checks, the report as artifacts; on a breach the
+    run is marked Breached, the training deployment started (monitoring.trigger_training)
+    and the breach recorded in the audit log. Prints the verdict table; exits 2 on a breach.
+
+    Uses the Prefect API in PREFECT_API_URL, or a temporary local one when it is unset.
+    """
+    from shoprec.cli.monitor import BREACH_EXIT, print_report
+
+    module = _load_flow_module(project_dir, "monitoring")
+    logging.getLogger("prefect").setLevel(logging.WARNING)
+    state = module.monitoring_flow(project_dir=str(project_dir), now=now, return_state=True)
+    report = state.result(raise_on_failure=False)
+    if not isinstance(report, dict):  # the flow itself failed: its error, readably
+        raise ShoprecError(f"monitoring flow failed: {state.message or report}")
+    print_report(report)
+    if report["verdict"] == "breach":
+        started = report.get("training_flow_run_id")
+        console.print(
+            f"[red]breach[/red]: training flow run {started}" if started else "[red]breach[/red]"
+        )
+        raise typer.Exit(BREACH_EXIT)

@@ -20,7 +20,8 @@ from pathlib import Path
 from shoprec import layout
 from shoprec.config import Params
 from shoprec.errors import ConfigError
-from shoprec.evaluation.evaluate import build_targets
+from shoprec.evaluation.evaluate import TestTargets, build_targets
+from shoprec.evaluation.profiles import project_data_profile, served_profile
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet
 from shoprec.models.base import METADATA_FILE, disabled_by
@@ -155,6 +156,23 @@ def registered_folds(cv: dict, name: str) -> dict:
     return {"folds": folds} if folds else {}
 
 
+def reference_profiles(root: Path, params: Params, model, targets: TestTargets) -> dict:
+    """What monitoring compares with later: the training data's profile and the version's
+    own top-K for the test users (``shoprec.evaluation.profiles``); ``{}`` without a split."""
+    data = project_data_profile(root)
+    if data is None:
+        log.warning("%s: no data/split to profile; monitoring will use the project's", root)
+        return {}
+    served = served_profile(
+        model,
+        targets.user_rows,
+        params.serving.default_k,
+        data,
+        exclude_seen=not params.targets.repeat_purchases,
+    )
+    return {"data_profile": data, "served_profile": served}
+
+
 def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Proposal:
     root = Path(root)
     g = params.gate
@@ -214,6 +232,7 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
             "gate": result.as_dict(),
             "lineage": lineage(root, name),
             "cross_validation": registered_folds(cv, name),
+            **reference_profiles(root, params, model, targets),
         },
     )
     users = [str(u) for u in current.user_ids[targets.user_rows[:SERVABILITY_USERS]]]

@@ -1,18 +1,24 @@
-"""Pseudonymised ids through the real pipeline (`dvc repro`), the registry and batch scoring,
-then a user forgotten and the pipeline run again."""
+"""Pseudonymised ids through the real pipeline (`dvc repro`), the registry, the service (over
+HTTP, with its impressions log) and batch scoring, then a user forgotten and the pipeline run
+again."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
 from shoprec.data.synthetic import generate_shop
 from shoprec.privacy.pseudonym import KEY_ENV, Pseudonymiser
 from shoprec.training.model_table import load_model
+from tests.conftest import free_port
 from tests.privacy.raw_ids import files_containing
 from tests.projects import dvc, make_project, run
 from tests.registries import registry_at
@@ -53,6 +59,40 @@ def _batch_users(project: Path) -> set[str]:
     return set(pd.concat(pd.read_parquet(p) for p in parts)["user_id"])
 
 
+def _serve_raw_ids(project: Path, users: list[str]) -> int:
+    """``shoprec serve`` in the project (its log in ``serve.log``), each of ``users`` asked for
+    by their raw id, one session event, then a clean stop; how many were known (no fallback)."""
+    port = free_port()
+    with (project / "serve.log").open("w") as log:
+        command = [sys.executable, "-m", "shoprec", "serve", "--port", str(port)]
+        server = subprocess.Popen(command, cwd=project, stdout=log, stderr=subprocess.STDOUT)
+        base, known = f"http://127.0.0.1:{port}", 0
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                assert server.poll() is None, (project / "serve.log").read_text()[-3000:]
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.3)
+            for user in users:
+                answer = httpx.get(f"{base}/v1/recommendations/{user}", timeout=10).json()
+                assert answer["user_id"] == user  # the answer echoes what the caller sent
+                known += not answer["fallback"]
+                if not answer["fallback"]:
+                    event = {
+                        "user_id": user,
+                        "events": [{"item_id": answer["items"][0]["item_id"]}],
+                    }
+                    assert httpx.post(f"{base}/v1/events", json=event).status_code == 202
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+    assert server.returncode == 0, (project / "serve.log").read_text()[-3000:]
+    return known
+
+
 def test_no_raw_id_is_written_and_a_forgotten_user_leaves_every_output(tmp_path, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY)
     monkeypatch.delenv("SHOPREC_REGISTRY_URI", raising=False)
@@ -66,7 +106,7 @@ def test_no_raw_id_is_written_and_a_forgotten_user_leaves_every_output(tmp_path,
             "privacy": {"pseudonymise_users": True},
             "train": {"two_tower": False, "sequential": False, "two_stage": False},
             "gate": {"model": MODEL},
-            "serving": {"model": MODEL},
+            "serving": {"model": MODEL, "impressions": "impressions", "savedmodels": {}},
             "batch_scoring": {"model": MODEL, "active_days": 0, "chunk_size": 100},
         },
     )
@@ -76,6 +116,8 @@ def test_no_raw_id_is_written_and_a_forgotten_user_leaves_every_output(tmp_path,
 
     pseudonym = Pseudonymiser(KEY.encode())
     sample = users[::37]  # ids spread over the shop
+    assert _serve_raw_ids(project, sample) > 0  # raw ids found the users known by pseudonym
+    assert len(list((project / "impressions").rglob("*.parquet"))) > 0
     assert files_containing(project, sample, exclude=[project / "source"]) == {}
     assert set(files_containing(project / "source", sample)["events.csv"]) == set(sample)
     assert KEY not in json.dumps(files_containing(project, [KEY], exclude=[]))

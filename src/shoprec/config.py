@@ -485,6 +485,17 @@ class MonitoringParams(_Strict):
     report_dir: str = "reports/monitoring"
 
 
+class ConsoleParams(_Strict):
+    """``shoprec console``: the review pages of model promotion (docs/console.md).
+
+    ``users_file`` holds the reviewers' names, roles and argon2 hashes (``shoprec console
+    add-user``); it is project-relative and never committed with real users."""
+
+    users_file: Path = Path("console/users.json")
+    host: str = "127.0.0.1"  # loopback: HTTP Basic over plain HTTP must not leave the machine
+    port: int = Field(8080, ge=1, le=65535)
+
+
 class Params(_Strict):
     data: DataSource = SyntheticSource()
     split: SplitParams = SplitParams()
@@ -502,6 +513,7 @@ class Params(_Strict):
     compute: ComputeParams = ComputeParams()
     privacy: PrivacyParams = PrivacyParams()
     monitoring: MonitoringParams = MonitoringParams()
+    console: ConsoleParams = ConsoleParams()
 
 
 SOURCES = ("synthetic", "files", "online_retail")

@@ -41,7 +41,7 @@ def test_the_commands_are_the_documented_ones():
         sorted(
             [
                 *("batch", "data", "flow", "metrics", "params", "recommend", "registry"),
-                *("serve", "stage", "validate", "privacy", "monitor"),
+                *("serve", "stage", "validate", "privacy", "monitor", "console"),
             ]
         )
         == TOP_LEVEL
@@ -54,9 +54,13 @@ def test_the_commands_are_the_documented_ones():
         )
     }
     assert expected <= {tuple(p) for p in COMMANDS}
-    assert {("data", "generate"), ("batch", "score"), ("flow", "train"), ("flow", "monitor")} <= {
-        tuple(p) for p in COMMANDS
-    }
+    assert {
+        ("data", "generate"),
+        ("batch", "score"),
+        ("flow", "train"),
+        ("flow", "monitor"),
+        ("console", "add-user"),
+    } <= {tuple(p) for p in COMMANDS}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "shoprec")
@@ -225,7 +229,40 @@ def does_monitor(tmp_path, monkeypatch):
     assert "has no 'production' version" in result.stderr
 
 
+def does_console(tmp_path, monkeypatch):
+    """add-user reads the password from stdin and stores only its hash; the console it would
+    start binds 127.0.0.1 and signs that user in (uvicorn replaced)."""
+    import warnings
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    with warnings.catch_warnings():  # starlette's own deprecation of its httpx test client
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    params = tiny_params(tmp_path, registry={"uri": str(tmp_path / "registry")})
+    added = CliRunner().invoke(
+        app,
+        ["console", "add-user", "ana", "--role", "reviewer", "-p", str(params)],
+        input="s3cret-pass\n",
+        prog_name="shoprec",
+    )
+    assert added.exit_code == 0, added.output
+    users = (tmp_path / "console/users.json").read_text()
+    assert "s3cret-pass" not in users and "$argon2id$" in users
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app, **kwargs))
+    result = invoke("console", "-p", str(params))
+    assert result.exit_code == 0, result.output
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8080)
+    with TestClient(started["app"]) as client:
+        assert client.get("/models", auth=("ana", "s3cret-pass")).status_code == 200
+        assert client.get("/models", auth=("ana", "wrong")).status_code == 401
+
+
 BEHAVIOUR = {
+    "console": does_console,
     "privacy": does_privacy,
     "monitor": does_monitor,
     "data": does_data,

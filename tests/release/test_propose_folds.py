@@ -56,3 +56,24 @@ def test_the_manifest_keeps_each_window_and_only_this_models_metrics(tmp_path):
     }
     assert registered_folds(cv, "sequential") == {}
     assert registered_folds({}, "two_stage") == {}
+
+
+def test_the_manifest_keeps_the_baselines_intervals_folds_and_segments_for_review(tmp_path):
+    from shoprec.release.propose import registered_evaluation
+
+    cv = write_cv(tmp_path, [0, 1])
+    metrics = {"two_stage": {"ndcg@10": 0.2}, "ease": {"ndcg@10": 0.1}, "sequential": {}}
+    intervals = {"two_stage": {"ndcg@10": [0.18, 0.22]}}
+    segments = {
+        "segments": {"history_edges": [3, 10]},
+        "models": {"two_stage": {"users": {"history:1-2": {"users": 4}}}, "sequential": {}},
+    }
+    kept = registered_evaluation(
+        "two_stage", ["most_popular", "ease"], metrics, intervals, cv, segments
+    )
+    assert kept["models"] == ["two_stage", "ease"]  # the candidate and the baselines it ran with
+    assert kept["metrics"] == {"two_stage": {"ndcg@10": 0.2}, "ease": {"ndcg@10": 0.1}}
+    assert kept["intervals"] == intervals
+    assert kept["folds"]["1"] == {"two_stage": {"ndcg@10": 1.1}, "ease": {"ndcg@10": 0.05}}
+    assert list(kept["segments"]["models"]) == ["two_stage"]
+    assert registered_evaluation("two_tower", ["ease"], metrics, intervals, cv, None) == {}

@@ -16,6 +16,7 @@ from shoprec.cli.pipeline import pipeline_app
 from shoprec.cli.privacy import privacy_app
 from shoprec.cli.registry import registry_app
 from shoprec.cli.serve import serve_app
+from shoprec.cli.web_console import console_app
 
 app = typer.Typer(
     help="shoprec: train, evaluate and compare product recommenders for an online shop.",
@@ -31,6 +32,7 @@ app.add_typer(flow_app, name="flow")
 app.add_typer(registry_app, name="registry")
 app.add_typer(batch_app, name="batch")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(console_app, name="console")
 
 
 def main() -> None:  # pragma: no cover - console-script shim

@@ -286,15 +286,15 @@ def registry_lineage(
     """Data hashes (dvc.lock), params, git commit, metrics and the audit trail of a version."""
     import json
 
+    from shoprec.release.lineage import restore_command
+
     store = open_registry_from(registry, params)
     info = store.info(name, version)
     events = [e for e in store.audit_log(name) if e.get("version") == version]
     out = {"status": info.status, **((info.manifest or {}).get("lineage") or {}), "audit": events}
     pushed = [e["remote"] for e in events if e["action"] == "data_pushed"]
     commit = (out.get("git") or {}).get("commit")
-    if pushed and commit:
-        out["restore_data"] = (
-            f"git checkout {commit} && dvc remote add --local -f shoprec {pushed[-1]} && "
-            "dvc pull --remote shoprec"
-        )
+    restore = restore_command(commit, pushed[-1] if pushed else None)
+    if restore:
+        out["restore_data"] = restore
     print(json.dumps(out, indent=2))

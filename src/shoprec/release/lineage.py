@@ -40,6 +40,17 @@ def git_commit(root: Path) -> dict[str, Any]:
     return {"commit": commit or None, "dirty": dirty}
 
 
+def restore_command(commit: str | None, remote: str | None) -> str | None:
+    """The commands that bring a version's code and data back, once its data was pushed to
+    ``remote`` (``dvc push`` at promotion or ``shoprec registry push-data``); None before."""
+    if not commit or not remote:
+        return None
+    return (
+        f"git checkout {commit} && dvc remote add --local -f shoprec {remote} && "
+        "dvc pull --remote shoprec"
+    )
+
+
 def lineage(root: str | Path, model: str) -> dict[str, Any]:
     root = Path(root)
     params_path = root / "params.yaml"

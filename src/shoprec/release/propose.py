@@ -22,6 +22,7 @@ from shoprec.config import Params
 from shoprec.errors import ConfigError
 from shoprec.evaluation.evaluate import TestTargets, build_targets
 from shoprec.evaluation.profiles import project_data_profile, served_profile
+from shoprec.evaluation.report import read_metrics
 from shoprec.features.interactions import Interactions
 from shoprec.io import read_json, read_parquet
 from shoprec.models.base import METADATA_FILE, disabled_by
@@ -156,6 +157,41 @@ def registered_folds(cv: dict, name: str) -> dict:
     return {"folds": folds} if folds else {}
 
 
+def registered_evaluation(
+    name: str,
+    baselines: list[str],
+    metrics: dict,
+    intervals: dict,
+    cv: dict,
+    segments: dict | None,
+) -> dict:
+    """What the review console (``shoprec console``) shows beside the gate: the test metrics
+    and bootstrap intervals of this model and of the baselines of the same run, each fold's
+    metrics of those models (their windows are in ``cross_validation``) and their segments.
+    ``{}`` when the run has no metrics of this model."""
+    if name not in metrics:
+        return {}
+    models = [name, *(b for b in baselines if b in metrics and b != name)]
+    record: dict = {
+        "models": models,
+        "metrics": {m: metrics[m] for m in models},
+        "intervals": {m: intervals[m] for m in models if m in intervals},
+    }
+    folds = {
+        k: {m: fold["metrics"][m] for m in models if m in fold["metrics"]}
+        for k, fold in (cv.get("folds") or {}).items()
+        if name in fold["metrics"]
+    }
+    if folds:
+        record["folds"] = folds
+    if segments and name in (segments.get("models") or {}):
+        record["segments"] = {
+            "segments": segments.get("segments") or {},
+            "models": {m: segments["models"][m] for m in models if m in segments["models"]},
+        }
+    return record
+
+
 def reference_profiles(root: Path, params: Params, model, targets: TestTargets) -> dict:
     """What monitoring compares with later: the training data's profile and the version's
     own top-K for the test users (``shoprec.evaluation.profiles``); ``{}`` without a split."""
@@ -192,7 +228,9 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
         e.relevant_event_types,
         e.repeat_purchases,
     )
-    run_metrics = read_json(root / layout.EVALUATION_METRICS)
+    run_metrics, intervals = read_metrics(
+        root / layout.EVALUATION_METRICS, root / layout.CONFIDENCE_INTERVALS
+    )
     cv = cross_validation(root, params)
     segments_path = root / layout.SEGMENTS
     segments = read_json(segments_path) if segments_path.is_file() else None
@@ -232,6 +270,9 @@ def propose(root: str | Path, params: Params, registry: Registry, by: str) -> Pr
             "gate": result.as_dict(),
             "lineage": lineage(root, name),
             "cross_validation": registered_folds(cv, name),
+            "evaluation": registered_evaluation(
+                name, list(BASELINES), run_metrics, intervals, cv, segments
+            ),
             **reference_profiles(root, params, model, targets),
         },
     )

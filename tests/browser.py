@@ -25,9 +25,11 @@ def chromium_path() -> str:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the session (``playwright.sync_api.Browser``)."""
+    """One headless Chromium for a test module (``playwright.sync_api.Browser``). Not for the
+    session: while Playwright's sync API is open the main thread has a running event loop, and
+    Prefect's sync calls in later tests (``State.result()``) would return coroutines."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from shoprec.errors import DataError
 
 
-def _replace_atomically(path: Path, write) -> Path:
+def replace_atomically(path: Path, write) -> Path:
     """Write through a temporary sibling and rename, so a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -27,7 +27,7 @@ def _replace_atomically(path: Path, write) -> Path:
 
 def write_json(path: str | Path, payload: Any) -> Path:
     text = json.dumps(_finite(payload), indent=2, sort_keys=False) + "\n"
-    return _replace_atomically(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return replace_atomically(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def read_json(path: str | Path) -> Any:
@@ -38,7 +38,7 @@ def read_json(path: str | Path) -> Any:
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
-    return _replace_atomically(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
+    return replace_atomically(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def read_parquet(path: str | Path) -> pd.DataFrame:

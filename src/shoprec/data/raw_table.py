@@ -104,6 +104,7 @@ def pack(
     if problems is None:
         problems = pd.Series(pd.NA, index=frame.index, dtype="string")
     problems = problems.astype("string").reset_index(drop=True)
+    # typed text columns (not objects), so the file's schema does not depend on the values
     out[PROBLEM_COLUMN] = problems.to_numpy()
     records = pd.Series(pd.NA, index=out.index, dtype="string")
     bad = problems.notna().to_numpy()
@@ -112,6 +113,8 @@ def pack(
         rows = rows.where(rows.notna(), None)
         records[bad] = [json.dumps(r, default=str) for r in rows.to_dict(orient="records")]
     out[RAW_RECORD_COLUMN] = records.to_numpy()
+    for column in (PROBLEM_COLUMN, RAW_RECORD_COLUMN):
+        out[column] = out[column].astype("string")
     return out
 
 

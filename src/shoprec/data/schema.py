@@ -43,13 +43,19 @@ def _text(series: pd.Series) -> pd.Series:
     return out.str.strip().replace("", pd.NA)
 
 
-def _timestamps(series: pd.Series) -> pd.Series:
-    """UTC timestamps; naive values are taken as UTC, numbers as Unix seconds (or ms)."""
+def numeric_time_unit(largest: float) -> str:
+    """Unix seconds or milliseconds, told apart by the column's largest magnitude."""
+    return "ms" if largest > 1e11 else "s"
+
+
+def _timestamps(series: pd.Series, unit: str | None = None) -> pd.Series:
+    """UTC timestamps; naive values are taken as UTC, numbers as Unix seconds (or ms: ``unit``,
+    else told by this column's largest value)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         parsed = pd.to_datetime(series, utc=True)
     elif pd.api.types.is_numeric_dtype(series):
         values = pd.to_numeric(series, errors="coerce")
-        unit = "ms" if values.abs().max() > 1e11 else "s"
+        unit = unit or numeric_time_unit(values.abs().max())
         parsed = pd.to_datetime(values, unit=unit, utc=True, errors="coerce")
     else:
         text = _text(series)
@@ -68,8 +74,9 @@ def _note(problems: pd.Series, mask: pd.Series, text: str) -> None:
     problems[mask & problems.isna()] = text
 
 
-def coerce_events(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Canonical events plus, per row, the first conversion problem (or <NA>)."""
+def coerce_events(df: pd.DataFrame, time_unit: str | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """Canonical events plus, per row, the first conversion problem (or <NA>). ``time_unit``
+    fixes the unit of numeric timestamps (a chunk of a table takes the whole table's)."""
     require_columns(df, EVENT_COLUMNS, "events")
     problems = pd.Series(pd.NA, index=df.index, dtype="string")
     out = pd.DataFrame(
@@ -79,7 +86,7 @@ def coerce_events(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
             "event_type": _text(df["event_type"]).str.lower(),
         }
     )
-    out["timestamp"] = _timestamps(df["timestamp"])
+    out["timestamp"] = _timestamps(df["timestamp"], time_unit)
     _note(problems, out["timestamp"].isna() & df["timestamp"].notna(), "unparseable_timestamp")
     if "session_id" in df.columns:
         out["session_id"] = _text(df["session_id"])

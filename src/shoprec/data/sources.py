@@ -6,6 +6,8 @@ each with its reason, so that rows read = rows used + rows quarantined, always.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from shoprec.config import (
     DataSource,
     FilesSource,
@@ -33,6 +35,18 @@ def read_canonical_files(events_path, items_path) -> SourceData:
         items=items,
         problems={"events": event_problems, "items": item_problems},
         raw={"events": raw_events, "items": raw_items},
+    )
+
+
+def read_canonical_items(items_path) -> SourceData:
+    """Only the items of canonical files (the events are then read in chunks, elsewhere)."""
+    raw_items = read_table(items_path, dtype=str)
+    items, item_problems = coerce_items(raw_items)
+    return SourceData(
+        events=pd.DataFrame(),
+        items=items,
+        problems={"items": item_problems},
+        raw={"items": raw_items},
     )
 
 

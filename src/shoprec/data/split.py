@@ -170,7 +170,11 @@ def _finish(events: pd.DataFrame, part: np.ndarray, info: dict[str, object], cut
 
 def data_end(events: pd.DataFrame) -> pd.Timestamp:
     """The first day start (UTC) after the last event: where today's test window ends."""
-    return events["timestamp"].max().floor("D") + pd.Timedelta(days=1)
+    return _day_after(events["timestamp"].max())
+
+
+def _day_after(stamp: pd.Timestamp) -> pd.Timestamp:
+    return stamp.floor("D") + pd.Timedelta(days=1)
 
 
 def temporal_split(
@@ -185,7 +189,23 @@ def temporal_split(
         if events.empty:
             raise ConfigError(f"split: there are no events before {until:%Y-%m-%d}")
     start, end = events["timestamp"].min(), events["timestamp"].max()
-    until = data_end(events) if until is None else until
+    info = temporal_bounds(start, end, test_days, validation_days, until)
+    t1, t2 = pd.Timestamp(info["validation_start"]), pd.Timestamp(info["test_start"])
+    return _finish(
+        events, temporal_parts(events["timestamp"], t1, t2), info, Cuts.global_cuts(t1, t2)
+    )
+
+
+def temporal_bounds(
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    test_days: int,
+    validation_days: int,
+    until: pd.Timestamp | None = None,
+) -> dict[str, object]:
+    """The temporal split's cuts (and its report's ``info``) for events from ``start`` to
+    ``end``; an error when they leave no training period."""
+    until = _day_after(end) if until is None else until
     t2 = until - pd.Timedelta(days=test_days)
     t1 = t2 - pd.Timedelta(days=validation_days)
     if t1 <= start:
@@ -195,9 +215,7 @@ def temporal_split(
             f"split.test_days + split.validation_days = {test_days + validation_days} "
             "leaves no training period"
         )
-    ts = events["timestamp"]
-    part = np.where(ts >= t2, 2, np.where(ts >= t1, 1, 0))
-    info = {
+    return {
         "strategy": "temporal",
         "validation_start": t1.isoformat(),
         "test_start": t2.isoformat(),
@@ -205,7 +223,11 @@ def temporal_split(
         "data_start": start.isoformat(),
         "data_end": end.isoformat(),
     }
-    return _finish(events, part, info, Cuts.global_cuts(t1, t2))
+
+
+def temporal_parts(timestamps: pd.Series, t1: pd.Timestamp, t2: pd.Timestamp) -> np.ndarray:
+    """Each event's part: 0 train (before ``t1``), 1 validation, 2 test (from ``t2``)."""
+    return np.where(timestamps >= t2, 2, np.where(timestamps >= t1, 1, 0))
 
 
 def leave_last_out_split(

@@ -9,9 +9,9 @@ a chunk alone could not tell. A file that breaks half-way leaves the previous ou
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -55,12 +55,8 @@ def _project(folder: Path, events: Path, items: Path, engine: str, erase: str | 
 
 
 def _ingest(project: Path) -> dict:
-    cwd = Path.cwd()
-    os.chdir(project)
-    try:
+    with contextlib.chdir(project):
         return ingest.run(load_params("params.yaml"))
-    finally:
-        os.chdir(cwd)
 
 
 def _both(tmp_path: Path, events: Path, items: Path, erase: str | None = USERS[3]):

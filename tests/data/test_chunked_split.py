@@ -6,7 +6,7 @@ of 500 rows, and the parts, ``cuts.parquet`` and the report must be equal (rows 
 
 from __future__ import annotations
 
-import os
+import contextlib
 from pathlib import Path
 
 import pandas as pd
@@ -33,12 +33,8 @@ def _project(folder: Path, events: pd.DataFrame, engine: str, **split_params) ->
 
 
 def _split(project: Path) -> dict:
-    cwd = Path.cwd()
-    os.chdir(project)
-    try:
+    with contextlib.chdir(project):
         return split.run(load_params("params.yaml"))
-    finally:
-        os.chdir(cwd)
 
 
 @pytest.fixture(scope="module")

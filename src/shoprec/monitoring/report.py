@@ -5,31 +5,18 @@ bars of the shares that drift: reference against latest) and its JSON twin, writ
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from shoprec.io import write_json
 from shoprec.monitoring.verdict import MonitoringReport
 from shoprec.render.monitoring import monitoring_table
+from shoprec.render.page import escape as _e
+from shoprec.render.page import report_page
 from shoprec.render.table import to_html, to_markdown
 
 LATEST = "latest"
-_STYLE = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:75rem}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.num{text-align:right}
-.ok{color:#17702a;font-weight:600}.bad{color:#b00020;font-weight:600}.muted{color:#777}
-.verdict{padding:.8rem 1rem;border-radius:.4rem;margin:1rem 0}
-.verdict.ok{background:#e7f6ea}.verdict.bad{background:#fde7ea}.verdict.muted{background:#eee}
-.notes{color:#777}figure{margin:1rem 0}figcaption{font-weight:600;margin-bottom:.3rem}
-"""
 _COLOURS = ("#8aa1c1", "#d9822b")  # reference, latest
 BAR_ROWS = 12  # the largest shares shown in a chart
-
-
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))
 
 
 def share_bars(title: str, reference: dict[str, float], latest: dict[str, float]) -> str:
@@ -92,17 +79,12 @@ def render_html(report: MonitoringReport) -> str:
     summary = f"Breach:<ul>{lines}</ul>" if lines else verdict.capitalize() + "."
     counts = ", ".join(f"{v:,} {k}" for k, v in data["counts"].items())
     title = f"shoprec monitoring: {report.model} v{report.version}"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
-<style>{_STYLE}</style></head><body>
-<h1>{_e(title)}</h1>
-<p class="muted">{_e(report.window.get("since"))} → {_e(report.window.get("until"))}
+    body = f"""<p class="muted">{_e(report.window.get("since"))} → {_e(report.window.get("until"))}
 ({_e(counts)})</p>
 <div class="verdict {style}">{summary}</div>
 {to_html(monitoring_table(data), heading=None)}
-{_charts(report)}
-</body></html>
-"""
+{_charts(report)}"""
+    return report_page(title, body)
 
 
 def report_markdown(data: dict, link: str | None = None) -> str:

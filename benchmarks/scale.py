@@ -16,6 +16,10 @@ peak under 16 GiB. A size or stage that fails (memory, time) is recorded as fail
 error, not left out.
 
     python benchmarks/scale.py [--millions 1 5 20 50] [--engines local dask] [--timeout 3600]
+                               [--keep]
+
+``--keep`` keeps the sizes already in the results file that this run does not measure, so a
+long size can run on its own; every size records the commit it was measured at.
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ def run_size(millions: float, engines: list[str], work: Path, timeout: float) ->
         shop = generate(millions, data)
     except RuntimeError as exc:
         return {"millions": millions, "error": f"generating the shop: {exc}", "engines": {}}
-    out = {"millions": millions, "shop": shop, "engines": {}}
+    out = {"millions": millions, "commit": commit(), "shop": shop, "engines": {}}
     for engine in engines:
         project = make_project(work / f"{millions:g}M" / engine, data, engine)
         rows = []
@@ -191,6 +195,25 @@ def scaling(sizes: list[dict], engine: str) -> list[dict]:
     return out
 
 
+def kept_sizes(path: Path, measuring: list[float]) -> list[dict]:
+    """The sizes of an earlier result file that this run does not measure again (each names
+    the commit it was measured at)."""
+    if not path.exists():
+        return []
+    sizes = json.loads(path.read_text()).get("sizes", [])
+    return [size for size in sizes if size["millions"] not in measuring]
+
+
+def commit() -> str | None:
+    proc = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() + ("+changes" if dirty.returncode else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--millions", type=float, nargs="+", default=[1, 5, 20, 50])
@@ -198,11 +221,18 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="per stage, seconds")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the sizes of --out that this run does not measure (a long size run apart)",
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="shoprec-scale-"))
-    sizes = []
+    kept = kept_sizes(args.out, args.millions) if args.keep else []
+    measured = []
     for millions in args.millions:
-        sizes.append(run_size(millions, args.engines, work, args.timeout))
+        measured.append(run_size(millions, args.engines, work, args.timeout))
+        sizes = sorted(kept + measured, key=lambda s: s["millions"])
         result = {
             "machine": machine_info(),
             "args": {"millions": args.millions, "engines": args.engines},

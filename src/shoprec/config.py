@@ -434,7 +434,7 @@ class ComputeParams(_Strict):
     n_workers: PositiveInt = 2
     threads_per_worker: PositiveInt = 1
     memory_limit: str = "auto"  # per LocalCluster worker, e.g. "6GiB"
-    partition_rows: PositiveInt = 2_000_000  # events per partition of the partitioned tables
+    partition_rows: PositiveInt = 2_000_000  # events per partition, ingest chunk, split batch
 
     def resolved_address(self) -> str | None:
         return os.environ.get("SHOPREC_DASK_ADDRESS") or self.address

@@ -20,6 +20,7 @@ from tests.tiny import (
     fit_tiny_two_stage,
     leave_last_out_shop,
     make_leave_last_out_shop,
+    random_sequential,
     random_two_tower,
 )
 from tests.tiny import TWO_STAGE as PARAMS
@@ -255,3 +256,42 @@ def test_the_sequential_model_is_a_candidate_source_with_its_score_and_rank(two_
     # its score is the softmax over the catalogue: a probability
     assert (candidates.source_scores[proposed, column] > 0).all()
     assert (candidates.source_scores[proposed, column] <= 1).all()
+
+
+def test_a_block_with_only_its_own_users_rows_builds_exactly_the_local_pairs(tiny_shop):
+    """The Dask engine's task gets the per-item sources and just its block's user rows
+    (``CandidateSources.user_rows``): its pairs, labels, query ids and recall must equal
+    ``training_pairs`` over the whole history, with every source on."""
+    from shoprec.training.two_stage import _labelled_block
+
+    h = tiny_shop["holdout"]
+    history = h.before_validation
+    labels = graded_labels(h.split.validation, history, PARAMS.label_grades, history.matrix)
+    sources = build_sources(
+        history,
+        h.split.train,
+        tiny_shop["items"],
+        tiny_shop["t1"],
+        PARAMS,
+        DEFAULTS.itemknn,
+        DEFAULTS.ease,
+        WEIGHTS,
+        random_two_tower(history, 1),
+        random_sequential(history, 3),
+    )
+    assert set(sources.active) >= {"two_tower", "sequential", "itemknn", "ease", "covisit"}
+    users = np.flatnonzero(np.diff(labels.indptr) > 0)
+    batch = np.sort(np.random.default_rng(0).choice(users, 60, replace=False))
+    x, y, qid, recall = training_pairs(sources, labels, labels, batch, exclude_seen=True)
+    keep = np.isin(qid, np.unique(qid[y > 0]))
+    shared = sources.without_users()
+    assert shared.history.shape[0] == 0 and shared.snapshot.recent.shape[0] == 0
+    (bx, by, bqid), (brecall, groups, n_pairs, n_positive) = _labelled_block(
+        batch, labels[batch], labels[batch], shared, sources.user_rows(batch), True
+    )
+    np.testing.assert_array_equal(bx, x[keep])
+    np.testing.assert_array_equal(by, y[keep])
+    np.testing.assert_array_equal(bqid, qid[keep])
+    assert n_pairs == keep.sum() and n_positive == (y[keep] > 0).sum()
+    np.testing.assert_array_equal(groups, np.unique(qid[y > 0]))
+    assert {k: round(float(np.nanmean(v)), 6) for k, v in brecall.items()} == recall

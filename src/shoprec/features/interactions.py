@@ -30,6 +30,10 @@ class Interactions:
     def shape(self) -> tuple[int, int]:
         return self.matrix.shape
 
+    def of_users(self, rows: np.ndarray) -> Interactions:
+        """The history of the users at ``rows`` only, in that order (same catalogue)."""
+        return Interactions(sp.csr_matrix(self.matrix[rows]), self.user_ids[rows], self.item_ids)
+
     @cached_property
     def _user_index(self) -> pd.Index:  # built once: hashing every id per lookup is costly
         return pd.Index(self.user_ids)

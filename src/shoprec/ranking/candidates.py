@@ -11,7 +11,8 @@ ceiling of the second stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,6 +34,8 @@ SOURCES: tuple[str, ...] = (
 # Sources that place an item by its content too, so they can propose items nobody has
 # interacted with yet (cold start).
 CONTENT_SOURCES: tuple[str, ...] = ("two_tower", "sequential")
+# CandidateSources' arrays with one row per history user (besides history and snapshot).
+USER_VECTORS: tuple[str, ...] = ("user_vectors", "sequence_user_vectors")
 # Sources whose score sums item-to-item weights over the user's history: each candidate of
 # theirs has a "seed", the history item that contributed most.
 ITEM_TO_ITEM: tuple[str, ...] = ("itemknn", "ease", "covisit")
@@ -56,6 +59,31 @@ class CandidateSources:
     @property
     def active(self) -> list[str]:
         return [s for s in SOURCES if self.sizes.get(s, 0) > 0]
+
+    def user_rows(self, rows: np.ndarray) -> dict[str, Any]:
+        """Everything per history user (history rows, user vectors, the snapshot's user
+        arrays) for ``rows`` only: with ``with_user_rows`` the sources of just those users,
+        so a Dask task gets its block's users and not the whole history."""
+        rows = np.asarray(rows, dtype=np.int64)
+        part: dict[str, Any] = {
+            "history": self.history.of_users(rows),
+            "snapshot": self.snapshot.user_rows(rows),
+        }
+        for name in USER_VECTORS:
+            vectors = getattr(self, name)
+            part[name] = None if vectors is None else vectors[rows]
+        return part
+
+    def with_user_rows(self, part: dict[str, Any]) -> CandidateSources:
+        """These sources over the users of ``part`` (``user_rows``): row ``i`` is its ``i``-th
+        user; the per-item sources are shared, not copied."""
+        snapshot = replace(self.snapshot, **part["snapshot"])
+        others = {name: part[name] for name in USER_VECTORS}
+        return replace(self, history=part["history"], snapshot=snapshot, **others)
+
+    def without_users(self) -> CandidateSources:
+        """Only the per-item sources (what every block shares)."""
+        return self.with_user_rows(self.user_rows(np.zeros(0, dtype=np.int64)))
 
     def scores(self, source: str, rows: np.ndarray) -> np.ndarray:
         """Dense scores (len(rows) × catalogue) of one source, higher is better."""

@@ -101,6 +101,10 @@ class Snapshot:
     user_item_days: sp.csr_matrix
     recent: sp.csr_matrix  # users × items, event weights decayed by age (co-visitation input)
 
+    def user_rows(self, rows: np.ndarray) -> dict[str, np.ndarray | sp.spmatrix]:
+        """The per-user arrays (``USER_FIELDS``) of the history rows ``rows``, in that order."""
+        return {name: getattr(self, name)[rows] for name in USER_FIELDS}
+
     @property
     def cut(self) -> pd.Timestamp:
         return pd.Timestamp(int(self.cut_seconds[0]), unit="s", tz="UTC")
@@ -115,6 +119,25 @@ class Snapshot:
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray | sp.spmatrix]) -> Snapshot:
         return cls(**{f.name: arrays[f.name] for f in fields(cls)})
+
+
+# The snapshot's arrays with one row per history user (the rest are per item or global).
+USER_FIELDS: tuple[str, ...] = (
+    "user_events",
+    "user_items",
+    "user_last_days",
+    "user_mean_log_price",
+    "user_category_share",
+    "user_recent_category_share",
+    "user_top_category_share",
+    "user_brand_share",
+    "user_category_days",
+    "user_item_views",
+    "user_item_carts",
+    "user_item_purchases",
+    "user_item_days",
+    "recent",
+)
 
 
 def _per_row_cut(

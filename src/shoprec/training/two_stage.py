@@ -201,13 +201,18 @@ def _labelled_block(
     batch: np.ndarray,
     labels: sp.csr_matrix,
     relevant: sp.csr_matrix,
-    sources: CandidateSources,
+    shared: CandidateSources,
+    users: dict[str, Any],
     exclude_seen: bool,
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[dict, np.ndarray, int, int]]:
     """On a worker: a block's pairs of the users with a labelled candidate (whole groups, the
     same rows the local engine keeps), and its summary: recall, those users, their pairs and
-    positive pairs."""
-    x, y, qid, recall = _batch_pairs(sources, batch, labels, relevant, exclude_seen)
+    positive pairs. ``shared`` holds the per-item sources, ``users`` the block's own rows
+    (``CandidateSources.user_rows(batch)``), so no task carries the whole history."""
+    sources = shared.with_user_rows(users)
+    local = np.arange(len(batch))
+    x, y, qid, recall = _batch_pairs(sources, local, labels, relevant, exclude_seen)
+    qid = batch[qid]  # the block's own rows back to history rows
     positive_groups = np.unique(qid[y > 0])
     keep = np.isin(qid, positive_groups)
     summary = (recall, positive_groups, int(keep.sum()), int((y[keep] > 0).sum()))
@@ -229,7 +234,8 @@ def training_blocks_on_dask(
 ) -> tuple[list[Future], dict[str, float], np.ndarray, int, int]:
     """``training_pairs`` as Dask tasks, groups without a labelled candidate dropped: one
     future of ``(x, y, qid)`` per block of users (kept on its worker), candidate recall, the
-    labelled query users, their pairs and positive pairs. The sources go to every worker once."""
+    labelled query users, their pairs and positive pairs. The per-item sources go to every
+    worker once; each task carries only its own users' rows of the per-user ones."""
     import operator
 
     from shoprec.ranking.dask_ranker import submit_on
@@ -238,10 +244,18 @@ def training_blocks_on_dask(
     block = _block_users(len(users), len(workers))
     batches = [users[start : start + block] for start in range(0, len(users), block)]
     on = [workers[i % len(workers)] for i in range(len(batches))]  # block i: worker i mod n
-    shared = client.scatter(sources, broadcast=True, hash=False)
+    shared = client.scatter(sources.without_users(), broadcast=True, hash=False)
     blocks = [
         submit_on(
-            client, w, _labelled_block, batch, labels[batch], relevant[batch], shared, exclude_seen
+            client,
+            w,
+            _labelled_block,
+            batch,
+            labels[batch],
+            relevant[batch],
+            shared,
+            sources.user_rows(batch),
+            exclude_seen,
         )
         for w, batch in zip(on, batches, strict=True)
     ]

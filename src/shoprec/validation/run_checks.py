@@ -29,10 +29,14 @@ DERIVED = ("user_event_count", "user_distinct_items", "is_repeat_row")
 @dataclass
 class UserPartials:
     """Per-user aggregates of some rows: rows per user, their distinct (user, item) pairs,
-    whether a row has no user, and (for accepted rows) rows per event type."""
+    whether a row has no user, and (for accepted rows) rows per event type. The pairs are
+    integer codes into the run's own distinct user and item ids (8 bytes a pair, not two
+    strings), which ``combine_users`` maps onto the whole table's."""
 
     events: pd.Series  # user_id -> rows (rows without a user are not counted)
-    pairs: pd.DataFrame  # distinct (user_id, item_id), both present
+    pair_users: pd.Index  # distinct user ids of the pairs
+    pair_items: pd.Index  # distinct item ids of the pairs
+    pairs: np.ndarray  # (n, 2) int32 codes into pair_users, pair_items; distinct, both present
     null_users: bool
     event_types: pd.Series | None = None
 
@@ -40,9 +44,15 @@ class UserPartials:
 def user_partials(frame: pd.DataFrame, event_types: bool = False) -> UserPartials:
     users = frame["user_id"]
     both = (users.notna() & frame["item_id"].notna()).to_numpy()
+    user_codes, user_ids = pd.factorize(users[both])
+    item_codes, item_ids = pd.factorize(frame["item_id"][both])
+    keys = np.unique(user_codes.astype(np.int64) * max(1, len(item_ids)) + item_codes)
+    pairs = np.stack(divmod(keys, max(1, len(item_ids))), axis=1).astype(np.int32)
     return UserPartials(
         events=frame.groupby("user_id", dropna=True, sort=False).size(),
-        pairs=frame.loc[both, ["user_id", "item_id"]].drop_duplicates(ignore_index=True),
+        pair_users=pd.Index(user_ids),
+        pair_items=pd.Index(item_ids),
+        pairs=pairs,
         null_users=bool(users.isna().any()),
         event_types=frame["event_type"].value_counts(sort=False) if event_types else None,
     )
@@ -57,9 +67,22 @@ def combine_users(partials: list[UserPartials]) -> pd.DataFrame:
     """The whole table's ``events`` and ``items`` (distinct items) per user: counts are
     summed, pairs seen in several runs counted once."""
     events = pd.concat([p.events for p in partials]).groupby(level=0, sort=False).sum()
-    pairs = pd.concat([p.pairs for p in partials], ignore_index=True).drop_duplicates()
-    items = pairs.groupby("user_id", sort=False).size().reindex(events.index, fill_value=0)
-    return pd.DataFrame({"events": events, "items": items})
+    users = pd.Index(pd.unique(pd.Index([]).append([p.pair_users for p in partials])))
+    items = pd.Index(pd.unique(pd.Index([]).append([p.pair_items for p in partials])))
+    width = max(1, len(items))
+    keys = np.unique(
+        np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [
+                users.get_indexer(p.pair_users)[p.pairs[:, 0]].astype(np.int64) * width
+                + items.get_indexer(p.pair_items)[p.pairs[:, 1]]
+                for p in partials
+            ]
+        )
+    )
+    per_user = np.bincount(keys // width, minlength=len(users))
+    distinct = pd.Series(per_user.astype(np.int64), index=users)
+    return pd.DataFrame({"events": events, "items": distinct.reindex(events.index, fill_value=0)})
 
 
 def _per_row(users: pd.Series, totals: pd.Series, dtype) -> pd.Series:

@@ -92,3 +92,31 @@ def test_the_workers_pick_the_device(dask_scheduler):
         assert dask_ranker.pick_worker_device(client, "cpu") == "cpu"
         on_workers = dask_ranker.pick_worker_device(client, "auto")
     assert on_workers == ranker.pick_device("auto")  # the workers run on this machine
+
+
+def test_sources_fitted_on_the_workers_equal_the_local_ones(tiny_shop, dask_scheduler):
+    """With a client, ItemKNN and co-visitation are fitted as tasks on the workers while the
+    driver takes the snapshot: the same matrices as in one process."""
+    from shoprec.training.two_stage import build_sources
+    from tests.tiny import WEIGHTS, assert_same_snapshot
+
+    h = tiny_shop["holdout"]
+    args = (
+        h.before_validation,
+        h.split.train,
+        tiny_shop["items"],
+        tiny_shop["t1"],
+        TWO_STAGE,
+        DEFAULTS.itemknn,
+        DEFAULTS.ease,
+        WEIGHTS,
+        None,
+    )
+    local = build_sources(*args)
+    with dask_client(ComputeParams(engine="dask", address=dask_scheduler)) as client:
+        remote = build_sources(*args, client=client)
+    for name in ("itemknn", "covisit"):
+        a, b = getattr(local, name), getattr(remote, name)
+        assert a.nnz > 0 and (a != b).nnz == 0, name
+        np.testing.assert_array_equal(a.indices, b.indices)
+    assert_same_snapshot(local.snapshot, remote.snapshot)

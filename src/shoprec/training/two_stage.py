@@ -68,9 +68,12 @@ def build_sources(
     event_weights: dict[str, float],
     two_tower: EmbeddingRecommender | None,
     sequential: SequentialRecommender | None = None,
+    client: Client | None = None,
 ) -> CandidateSources:
     """Fit every active source on ``history`` / the events before ``cut`` (one moment, or
-    one per history user, aligned with ``history.user_ids``)."""
+    one per history user, aligned with ``history.user_ids``). With a Dask ``client`` the two
+    item-to-item neighbourhoods (ItemKNN, co-visitation) are fitted as tasks on the workers
+    while this process takes the snapshot: the same matrices, at once."""
     if isinstance(cut, pd.Timestamp):
         events = events[events["timestamp"] < cut]
     else:  # each event before its user's cut; users outside the history: the latest cut
@@ -98,6 +101,22 @@ def build_sources(
             "two_stage: the sequential model belongs to another history; re-run the "
             "train_sequential stage (dvc repro)"
         )
+    covisit_args = (params.session_gap_minutes, params.covisit_neighbors, params.covisit_shrinkage)
+    on_workers = {}
+    if client is not None:
+        if sizes["itemknn"]:
+            on_workers["itemknn"] = client.submit(
+                _itemknn, client.scatter(history, hash=False), itemknn, pure=False
+            )
+        if sizes["covisit"]:
+            columns = [c for c in COVISIT_COLUMNS if c in events.columns]
+            on_workers["covisit"] = client.submit(
+                covisitation,
+                client.scatter(events[columns], hash=False),
+                history.item_ids,
+                *covisit_args,
+                pure=False,
+            )
     snapshot = build_snapshot(
         events,
         items,
@@ -108,18 +127,16 @@ def build_sources(
         params.recency_half_life_days,
     )
     sources = CandidateSources(history=history, snapshot=snapshot, sizes=sizes)
-    if sizes["itemknn"]:
-        sources.itemknn = ItemKNN(**itemknn.model_dump()).fit(history).similarity
+    if "itemknn" in on_workers:
+        sources.itemknn = on_workers.pop("itemknn").result()
+    elif sizes["itemknn"]:
+        sources.itemknn = _itemknn(history, itemknn)
     if sizes["ease"]:
         sources.ease = EASE(**ease.model_dump()).fit(history).weights
-    if sizes["covisit"]:
-        sources.covisit = covisitation(
-            events,
-            history.item_ids,
-            params.session_gap_minutes,
-            params.covisit_neighbors,
-            params.covisit_shrinkage,
-        )
+    if "covisit" in on_workers:
+        sources.covisit = on_workers.pop("covisit").result()
+    elif sizes["covisit"]:
+        sources.covisit = covisitation(events, history.item_ids, *covisit_args)
     if sizes["two_tower"]:
         sources.user_vectors = two_tower.user_embeddings
         sources.item_vectors = two_tower.item_embeddings
@@ -127,6 +144,14 @@ def build_sources(
         sources.sequence_user_vectors = sequential.user_embeddings
         sources.sequence_item_vectors = sequential.item_embeddings
     return sources
+
+
+# what co-visitation reads of the events (sessions: a user's run of events, or session_id)
+COVISIT_COLUMNS = ("user_id", "item_id", "timestamp", "session_id")
+
+
+def _itemknn(history: Interactions, params: ItemKNNParams) -> sp.csr_matrix:
+    return ItemKNN(**params.model_dump()).fit(history).similarity
 
 
 def graded_labels(
@@ -354,6 +379,7 @@ def fit_two_stage(
         *args,
         two_tower_at_validation,
         sequential_at_validation,
+        client,
     )
     seen = None if repeat_purchases else before_validation.matrix
     labels = graded_labels(validation, before_validation, params.label_grades, seen)
@@ -419,6 +445,7 @@ def fit_two_stage(
         *args,
         two_tower_at_test,
         sequential_at_test,
+        client,
     )
     cold_source, cold_recall = pick_cold_source(at_t1, users, relevant, exclude_seen)
     model = TwoStageRecommender.from_parts(

@@ -160,6 +160,27 @@ def fit_tiny_two_stage(shop: dict, train=None, validation=None, params: TwoStage
     )
 
 
+def sources_at_validation(shop: dict, two_tower=None, sequential=None, client=None):
+    """The two-stage candidate sources of the shop at its validation start (``build_sources``
+    as ``fit_two_stage`` calls it), with the given stand-in models."""
+    from shoprec.training.two_stage import build_sources
+
+    h = shop["holdout"]
+    return build_sources(
+        h.before_validation,
+        h.split.train,
+        shop["items"],
+        shop["t1"],
+        TWO_STAGE,
+        DEFAULTS.itemknn,
+        DEFAULTS.ease,
+        WEIGHTS,
+        two_tower,
+        sequential,
+        client=client,
+    )
+
+
 def assert_same_snapshot(a, b) -> None:
     """Two feature snapshots hold the same arrays."""
     for key, value in a.arrays().items():

@@ -97,24 +97,11 @@ def test_the_workers_pick_the_device(dask_scheduler):
 def test_sources_fitted_on_the_workers_equal_the_local_ones(tiny_shop, dask_scheduler):
     """With a client, ItemKNN and co-visitation are fitted as tasks on the workers while the
     driver takes the snapshot: the same matrices as in one process."""
-    from shoprec.training.two_stage import build_sources
-    from tests.tiny import WEIGHTS, assert_same_snapshot
+    from tests.tiny import assert_same_snapshot, sources_at_validation
 
-    h = tiny_shop["holdout"]
-    args = (
-        h.before_validation,
-        h.split.train,
-        tiny_shop["items"],
-        tiny_shop["t1"],
-        TWO_STAGE,
-        DEFAULTS.itemknn,
-        DEFAULTS.ease,
-        WEIGHTS,
-        None,
-    )
-    local = build_sources(*args)
+    local = sources_at_validation(tiny_shop)
     with dask_client(ComputeParams(engine="dask", address=dask_scheduler)) as client:
-        remote = build_sources(*args, client=client)
+        remote = sources_at_validation(tiny_shop, client=client)
     for name in ("itemknn", "covisit"):
         a, b = getattr(local, name), getattr(remote, name)
         assert a.nnz > 0 and (a != b).nnz == 0, name

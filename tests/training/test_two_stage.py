@@ -22,6 +22,7 @@ from tests.tiny import (
     make_leave_last_out_shop,
     random_sequential,
     random_two_tower,
+    sources_at_validation,
 )
 from tests.tiny import TWO_STAGE as PARAMS
 
@@ -74,17 +75,7 @@ def test_training_labels_are_exactly_the_validation_events_of_the_candidates(tin
     history = h.before_validation
     grades = PARAMS.label_grades
     labels = graded_labels(h.split.validation, history, grades, history.matrix)
-    sources = build_sources(
-        history,
-        h.split.train,
-        tiny_shop["items"],
-        tiny_shop["t1"],
-        PARAMS,
-        DEFAULTS.itemknn,
-        DEFAULTS.ease,
-        WEIGHTS,
-        None,
-    )
+    sources = sources_at_validation(tiny_shop)
     users = np.flatnonzero(np.diff(labels.indptr) > 0)[:100]
     x, y, qid, _ = training_pairs(sources, labels, labels, users, exclude_seen=True)
     assert len(x) == len(y) == len(qid) and np.all(np.diff(qid) >= 0)
@@ -267,17 +258,8 @@ def test_a_block_with_only_its_own_users_rows_builds_exactly_the_local_pairs(tin
     h = tiny_shop["holdout"]
     history = h.before_validation
     labels = graded_labels(h.split.validation, history, PARAMS.label_grades, history.matrix)
-    sources = build_sources(
-        history,
-        h.split.train,
-        tiny_shop["items"],
-        tiny_shop["t1"],
-        PARAMS,
-        DEFAULTS.itemknn,
-        DEFAULTS.ease,
-        WEIGHTS,
-        random_two_tower(history, 1),
-        random_sequential(history, 3),
+    sources = sources_at_validation(
+        tiny_shop, random_two_tower(history, 1), random_sequential(history, 3)
     )
     assert set(sources.active) >= {"two_tower", "sequential", "itemknn", "ease", "covisit"}
     users = np.flatnonzero(np.diff(labels.indptr) > 0)

@@ -944,12 +944,13 @@ def scale_table(results: Results) -> str:
     """benchmarks/scale.py: per size and engine, time and peak memory of the pipeline's stages."""
     data = results["scale"]
     stages = [r["stage"] for r in next(iter(data["sizes"][0]["engines"].values()))["stages"]]
-    header = ["events", "engine", *stages, "all", "peak RSS"]
+    header = ["events", "engine", *stages, "all", "peak RSS", "commit"]
     rows = []
     for size in data["sizes"]:
         if "shop" not in size:
             rows.append([f"{grouped(size['millions'] * 1e6)}", "-", size["error"]])
             continue
+        commit = size.get("commit") or "-"
         for engine, e in size["engines"].items():
             times = {r["stage"]: r for r in e["stages"]}
             cells = [
@@ -965,9 +966,10 @@ def scale_table(results: Results) -> str:
                     *cells,
                     f"{fixed(e['seconds'], 0)} s",
                     f"{fixed(e['peak_rss_mib'] / 1024, 1)} GiB",
+                    commit,
                 ]
             )
-    return table(header, rows, "rl" + "r" * (len(header) - 2))
+    return table(header, rows, "rl" + "r" * (len(header) - 3) + "l")
 
 
 def scale_summary(results: Results) -> str:

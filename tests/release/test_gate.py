@@ -81,6 +81,11 @@ def test_beating_the_champion_significantly_passes(world):
     assert result.passed, result.reasons
     check = next(c for c in result.checks if c.name.startswith("lift over production"))
     assert check.value > 0 and "CI +" in check.detail
+    # the paired bootstrap is also a record, so nobody has to parse the sentence
+    paired = json.loads(json.dumps(result.as_dict()))["checks"][result.checks.index(check)]
+    assert 0 < paired["paired"]["low"] <= paired["paired"]["diff"] <= paired["paired"]["high"]
+    assert f"{paired['paired']['diff']:+.4f}" in check.detail
+    assert all("paired" not in c for c in result.as_dict()["checks"] if c["name"] != check.name)
 
 
 def test_size_and_latency_limits_are_enforced(world):

@@ -203,19 +203,24 @@ def headline(
 
 def paired_difference(gate: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
     """The gate's paired bootstrap against production: ``{diff, low, high, confidence, lift,
-    passed}`` read from its check, and the check's own sentence."""
+    passed}`` from its check (its ``paired`` record; versions gated before there was one: read
+    from the check's sentence), and that sentence."""
     for check in (gate or {}).get("checks", []):
         if not check.get("name", "").startswith("lift over production"):
             continue
         detail = check.get("detail") or check.get("threshold") or ""
-        found = PAIRED.search(detail)
-        if not found:
+        paired = check.get("paired")
+        if paired:
+            numbers = {k: float(paired[k]) for k in ("diff", "low", "high")}
+            confidence = round(float(paired["confidence"]) * 100)
+        elif found := PAIRED.search(detail):
+            numbers = {k: float(found[k]) for k in ("diff", "low", "high")}
+            confidence = int(found["confidence"])
+        else:
             return None, detail
         return {
-            "diff": float(found["diff"]),
-            "low": float(found["low"]),
-            "high": float(found["high"]),
-            "confidence": int(found["confidence"]),
+            **numbers,
+            "confidence": confidence,
             "lift": check.get("value"),
             "passed": check.get("passed"),
             "name": check["name"],

@@ -45,6 +45,13 @@ class Check:
     passed: bool
     detail: str = ""
     kind: str = "check"  # "info": shown in the verdict table, never fails the gate
+    paired: dict[str, float] | None = None  # the paired bootstrap: diff, low, high, confidence
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if out["paired"] is None:  # only the check against production has one
+            del out["paired"]
+        return out
 
 
 @dataclass
@@ -66,7 +73,7 @@ class GateResult:
             "model": self.model,
             "metric": self.metric,
             "passed": self.passed,
-            "checks": [asdict(c) for c in self.checks],
+            "checks": [c.as_dict() for c in self.checks],
         }
 
     def markdown(self) -> str:
@@ -188,6 +195,12 @@ def run_gate(
                 + (", significant" if gate.require_significance else ""),
                 passed,
                 detail,
+                paired={
+                    "diff": round(float(diff.mean()), 6),
+                    "low": round(float(low), 6),
+                    "high": round(float(high), 6),
+                    "confidence": gate.confidence,
+                },
             )
         )
 

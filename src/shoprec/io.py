@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,15 @@ def replace_atomically(path: Path, write) -> Path:
     write(tmp)
     tmp.replace(path)
     return path
+
+
+def staging_file(folder: Path, prefix: str, suffix: str = ".parquet") -> Path:
+    """A new empty hidden file in ``folder`` (created if needed) to write into and rename over
+    its target once whole: same folder, so the rename is atomic."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{prefix}-", suffix=suffix, dir=folder)
+    os.close(handle)
+    return Path(name)
 
 
 def write_json(path: str | Path, payload: Any) -> Path:

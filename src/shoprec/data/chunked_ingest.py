@@ -12,8 +12,6 @@ quarantine records and validation still point into the source.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from shoprec.data.protect import Pseudonym, protect_users
 from shoprec.data.raw_table import SourceData, empty_quarantine
 from shoprec.data.schema import coerce_events, numeric_time_unit
 from shoprec.data.tables import parquet_column_max, read_table_chunks
+from shoprec.io import staging_file
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +71,7 @@ def ingest_event_chunks(
     ``discard``s)."""
     path = Path(path)
     unit = _time_unit(path)
-    staging.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=".events-", suffix=".parquet", dir=staging)
-    os.close(handle)
-    staged = Path(name)
+    staged = staging_file(staging, "events")
     out = ChunkedEvents(staged=staged)
     quarantined: list[pd.DataFrame] = []
     writer: pq.ParquetWriter | None = None

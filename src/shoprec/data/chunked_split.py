@@ -12,8 +12,6 @@ still reads the whole table.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ import pyarrow.parquet as pq
 
 from shoprec.data.split import PARTS, Cuts, temporal_bounds, temporal_parts
 from shoprec.errors import ConfigError
+from shoprec.io import staging_file
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +49,7 @@ def split_file_temporal(
     t1, t2 = pd.Timestamp(info["validation_start"]), pd.Timestamp(info["test_start"])
     source = pq.ParquetFile(events)
     schema = source.schema_arrow
-    folder.mkdir(parents=True, exist_ok=True)
-    staged = {name: _staging(folder, name) for name in PARTS}
+    staged = {name: staging_file(folder, name) for name in PARTS}
     writers = {name: pq.ParquetWriter(staged[name], schema) for name in PARTS}
     rows = dict.fromkeys(PARTS, 0)
     users: dict[str, list[np.ndarray]] = {name: [] for name in PARTS}
@@ -86,9 +84,3 @@ def split_file_temporal(
 
 def _union(parts: list[np.ndarray]) -> np.ndarray:
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=str)
-
-
-def _staging(folder: Path, name: str) -> Path:
-    handle, path = tempfile.mkstemp(prefix=f".{name}-", suffix=".parquet", dir=folder)
-    os.close(handle)
-    return Path(path)

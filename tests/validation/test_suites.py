@@ -8,6 +8,7 @@ the column and example values.
 
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -367,3 +368,15 @@ def test_the_features_suite_rejects(overrides, expectation, column, example):
 def test_a_suite_parameter_that_is_not_passed_is_a_failure():
     with pytest.raises(DataError, match=r"suite 'features': .*max_feature_value"):
         validate_table(features(), FEATURES_SUITE, "features", parameters={})
+
+
+def test_a_checked_frame_is_not_kept_after_the_check():
+    # Great Expectations' current context would otherwise hold the checked table (its
+    # reset-index copy) until the next check: a whole run of events on each Dask worker
+    frame = pd.concat([events()] * 1237, ignore_index=True)  # a length nothing else has
+    rows = len(frame)
+    validate_table(frame, EVENTS_SUITE, "events", levels=("row",), parameters=EVENT_PARAMETERS)
+    del frame
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o) == rows]
+    assert alive == []

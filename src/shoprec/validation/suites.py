@@ -215,13 +215,13 @@ def run_expectations(
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     frame = df.reset_index(drop=True)
-    batch = (
-        context.data_sources.add_pandas(f"shoprec_{table}")
-        .add_dataframe_asset(table)
-        .add_batch_definition_whole_dataframe("whole")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
+    source = context.data_sources.add_pandas(f"shoprec_{table}")
     try:
+        batch = (
+            source.add_dataframe_asset(table)
+            .add_batch_definition_whole_dataframe("whole")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
         result = batch.validate(
             suite,
             expectation_parameters=parameters or {},
@@ -229,6 +229,10 @@ def run_expectations(
         )
     except SuiteParameterError as exc:  # the suite names a parameter shoprec does not pass
         raise DataError(f"suite '{name}': {exc}") from None
+    finally:
+        # the context stays current after this call, and its data source holds the frame:
+        # without this a checked table stays in memory until the next check
+        context.data_sources.delete(source.name)
     outcomes = []
     in_suite_order = sorted(
         result.results, key=lambda r: (r.expectation_config.meta or {}).get(_ORDER, 0)

@@ -4,6 +4,7 @@ cluster (a LocalCluster it starts, or a scheduler at an address)."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -64,3 +65,32 @@ def test_a_large_keyword_value_reaches_every_task(dask_scheduler):
     big = list(range(200_000))  # over Dask's 100 kB limit for values inside the task graph
     with dask_client(ComputeParams(engine="dask", address=dask_scheduler)) as client:
         assert fan_out(client, _length, [0, 1, 2], values=big) == [200_000, 200_001, 200_002]
+
+
+def _tasks_named(prefix: str, dask_scheduler=None) -> list[str]:
+    return [str(key) for key in dask_scheduler.tasks if str(key).startswith(prefix)]
+
+
+def test_fan_out_leaves_no_result_on_the_workers(dask_scheduler):
+    with dask_client(ComputeParams(engine="dask", address=dask_scheduler)) as client:
+        assert fan_out(client, _length, [0, 1], values=[7]) == [1, 2]
+        for _ in range(50):  # releases reach the scheduler asynchronously
+            held = client.run_on_scheduler(_tasks_named, "_length-")
+            if not held:
+                break
+            time.sleep(0.1)
+    assert held == []
+
+
+def _fail_on_two(item: int) -> int:
+    if item == 2:
+        raise ValueError("task two failed")
+    return item
+
+
+def test_a_failing_task_raises_its_own_error(dask_scheduler):
+    with (
+        dask_client(ComputeParams(engine="dask", address=dask_scheduler)) as client,
+        pytest.raises(ValueError, match="task two failed"),
+    ):
+        fan_out(client, _fail_on_two, range(4))

@@ -10,7 +10,12 @@ engines run the same functions and give the same results.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import gc
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -84,15 +89,43 @@ def _worker_count(client: Client) -> int:
     return len(client.scheduler_info().get("workers", {}))
 
 
+def trim_memory() -> None:
+    """Give the memory a finished task freed back to the system. glibc keeps freed memory in
+    the arena of the thread that used it, and a Dask worker runs tasks on pool threads, so
+    without this a worker's resident memory grows with every task it has run (measured: about
+    300 MB per 2M-event validation task, 2.3 GiB after six) though nothing is still held.
+    Great Expectations' objects hold a checked frame in reference cycles, which only the
+    cycle collector frees, so it runs first."""
+    gc.collect()
+    try:
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pass
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): no trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _then_trim(function: Callable, item: Any, **kwargs: Any) -> Any:
+    try:
+        return function(item, **kwargs)
+    finally:
+        trim_memory()
+
+
 def fan_out(client: Client | None, function: Callable, items: Iterable, **kwargs: Any) -> list:
     """``[function(item, **kwargs) for item in items]``, as Dask tasks when there is a client
     (results in the order of ``items``; the first task that fails raises here). The keyword
     values are sent to every worker once (``scatter``), not inside each task: a large value in
-    the task graph is slow, and Dask mis-keys one over 100 kB."""
+    the task graph is slow, and Dask mis-keys one over 100 kB. Each result is fetched as its
+    task finishes and released on its worker then, so the workers do not hold every result
+    until the last task is done; after each task the worker trims its memory
+    (``trim_memory``)."""
     items = list(items)
     if client is None:
         return [function(item, **kwargs) for item in items]
-    from distributed import Future
+    from distributed import Future, as_completed
 
     shared = {
         key: value
@@ -100,8 +133,19 @@ def fan_out(client: Client | None, function: Callable, items: Iterable, **kwargs
         else client.scatter([value], broadcast=True, hash=False)[0]
         for key, value in kwargs.items()
     }
-    futures = client.map(function, items, pure=False, **shared)
-    return client.gather(futures)
+    name = getattr(function, "__name__", "task")
+    futures = client.map(
+        functools.partial(_then_trim, function),
+        items,
+        key=[f"{name}-{uuid.uuid4().hex}" for _ in items],
+        **shared,
+    )
+    where = {future.key: k for k, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    for future, result in as_completed(futures, with_results=True):
+        results[where[future.key]] = result
+        future.release()
+    return results
 
 
 def dask_task_runner(settings: ComputeParams):

@@ -94,3 +94,23 @@ def test_itemknn_few_user_path_equals_the_dense_path(exclude_seen):
             idx, scores = model.recommend_indices(rows[start : start + 10], k, exclude_seen)
             np.testing.assert_array_equal(idx, dense_idx[start : start + 10])
             np.testing.assert_array_equal(scores, dense_scores[start : start + 10])
+
+
+@pytest.mark.parametrize("neighbors", [1, 3, 50])
+def test_the_top_of_each_column_is_the_full_sorts_even_among_ties(neighbors):
+    """The sparse path drops what cannot make a column's top before sorting: the same
+    positions as sorting everything, ties (many here: few distinct values) to the lower row."""
+    from shoprec.models.itemknn import _top_in_columns
+
+    rng = np.random.default_rng(3)
+    co = sp.random(300, 40, density=0.3, format="csc", random_state=4)
+    co.data = rng.integers(1, 4, co.nnz).astype(np.float64)  # values 1, 2, 3: ties
+    co.sort_indices()
+    lengths = np.diff(co.indptr)
+    rows, cols = co.indices.astype(np.int64), np.repeat(np.arange(40), lengths)
+    order = np.lexsort((rows, -co.data, cols))
+    rank = np.arange(len(order)) - np.repeat(co.indptr[:-1], lengths)
+    expected = order[rank < neighbors]
+    np.testing.assert_array_equal(
+        _top_in_columns(rows, cols, co.data, co.indptr, neighbors), expected
+    )

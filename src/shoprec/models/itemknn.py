@@ -74,9 +74,7 @@ def _sparse_cosine_neighbours(
         cols = np.repeat(np.arange(start, stop), lengths)
         vals = co.data.astype(np.float64) / (norms[rows] * norms[cols] + shrinkage + 1e-12)
         vals[rows == cols] = 0.0  # no self-similarity
-        order = np.lexsort((rows, -vals, cols))
-        rank = np.arange(len(order)) - np.repeat(co.indptr[:-1], lengths)
-        take = order[(rank < neighbors)]
+        take = _top_in_columns(rows, cols - start, vals, co.indptr, neighbors)
         take = take[vals[take] > 0]
         rows_out.append(rows[take])
         cols_out.append(cols[take])
@@ -90,6 +88,27 @@ def _sparse_cosine_neighbours(
     )
     similarity.sort_indices()
     return similarity
+
+
+def _top_in_columns(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, indptr: np.ndarray, neighbors: int
+) -> np.ndarray:
+    """Positions of each column's ``neighbors`` largest values, ties to the lower row: the
+    first ``neighbors`` of each column in ``lexsort((rows, -vals, cols))`` order. Entries
+    below a column's ``neighbors``-th largest value cannot be among them, so they are dropped
+    first (one ``np.partition`` per long column) and only the rest is sorted: a popular
+    item's column holds tens of thousands of co-occurrences, and sorting them all was most
+    of ItemKNN's time on large catalogues."""
+    keep = np.ones(len(vals), dtype=bool)
+    for j in np.flatnonzero(np.diff(indptr) > neighbors):
+        column = vals[indptr[j] : indptr[j + 1]]
+        cut = np.partition(column, len(column) - neighbors)[len(column) - neighbors]
+        keep[indptr[j] : indptr[j + 1]] = column >= cut
+    kept = np.flatnonzero(keep)
+    order = kept[np.lexsort((rows[kept], -vals[kept], cols[kept]))]
+    sizes = np.bincount(cols[kept], minlength=len(indptr) - 1)
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return order[rank < neighbors]
 
 
 class ItemKNN(Recommender):

@@ -16,10 +16,11 @@ peak under 16 GiB. A size or stage that fails (memory, time) is recorded as fail
 error, not left out.
 
     python benchmarks/scale.py [--millions 1 5 20 50] [--engines local dask] [--timeout 3600]
-                               [--keep]
+                               [--keep] [--work DIR]
 
 ``--keep`` keeps the sizes already in the results file that this run does not measure, so a
-long size can run on its own; every size records the commit it was measured at.
+long size can run on its own; every size records the commit it was measured at. ``--work``
+keeps the generated shops in DIR, and a later run with the same DIR uses them again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -66,9 +68,16 @@ def shop_size(millions: float) -> dict[str, int]:
 
 
 def generate(millions: float, folder: Path) -> dict:
-    """The canonical files of one size, in a child process (its memory is freed after)."""
+    """The canonical files of one size, in a child process (its memory is freed after).
+
+    A folder that already holds this size's files and their ``shop.json`` (from an earlier
+    run with the same ``--work``) is used as it is: the generator is deterministic, and at
+    50M it takes about an hour."""
     folder.mkdir(parents=True, exist_ok=True)
     size = shop_size(millions)
+    done = folder / "shop.json"
+    if done.exists() and json.loads(done.read_text()).get("users") == size["users"]:
+        return {**json.loads(done.read_text()), "reused": True}
     code = (
         "import sys, json; from shoprec.data.synthetic import generate_shop; "
         f"e, i = generate_shop(users={size['users']}, items={size['items']}, "
@@ -82,7 +91,9 @@ def generate(millions: float, folder: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed")
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {**size, **counts, "generate_seconds": round(time.perf_counter() - started, 1)}
+    shop = {**size, **counts, "generate_seconds": round(time.perf_counter() - started, 1)}
+    done.write_text(json.dumps(shop) + "\n")  # only once both files are whole
+    return shop
 
 
 def make_project(folder: Path, data: Path, engine: str) -> Path:
@@ -145,7 +156,16 @@ def run_stage(project: Path, stage: str, args: list[str], timeout: float) -> dic
     }
 
 
-def run_size(millions: float, engines: list[str], work: Path, timeout: float) -> dict:
+def run_size(
+    millions: float,
+    engines: list[str],
+    work: Path,
+    timeout: float,
+    keep_input: bool,
+    save: Callable[[dict], None],
+) -> dict:
+    """One size on each engine; ``save`` gets the size's record after every stage, so an
+    interrupted run still leaves the stages it finished (``completed`` false until all are)."""
     data = work / f"{millions:g}M" / "input"
     try:
         shop = generate(millions, data)
@@ -154,7 +174,7 @@ def run_size(millions: float, engines: list[str], work: Path, timeout: float) ->
     out = {"millions": millions, "commit": commit(), "shop": shop, "engines": {}}
     for engine in engines:
         project = make_project(work / f"{millions:g}M" / engine, data, engine)
-        rows = []
+        rows: list[dict] = []
         for stage, args in STAGES:
             row = run_stage(project, stage, args, timeout)
             rows.append(row)
@@ -163,16 +183,18 @@ def run_size(millions: float, engines: list[str], work: Path, timeout: float) ->
                 f"{row['peak_rss_mib']:7,} MiB {row['error'] or ''}",
                 flush=True,
             )
+            out["engines"][engine] = {
+                "stages": rows,
+                "seconds": round(sum(r["seconds"] for r in rows), 1),
+                "peak_rss_mib": max(r["peak_rss_mib"] for r in rows),
+                "completed": all(r["error"] is None for r in rows) and len(rows) == len(STAGES),
+            }
+            save(out)
             if row["error"]:
                 break
-        out["engines"][engine] = {
-            "stages": rows,
-            "seconds": round(sum(r["seconds"] for r in rows), 1),
-            "peak_rss_mib": max(r["peak_rss_mib"] for r in rows),
-            "completed": all(r["error"] is None for r in rows) and len(rows) == len(STAGES),
-        }
         shutil.rmtree(project, ignore_errors=True)
-    shutil.rmtree(data, ignore_errors=True)
+    if not keep_input:
+        shutil.rmtree(data, ignore_errors=True)
     return out
 
 
@@ -220,7 +242,12 @@ def main() -> None:
     parser.add_argument("--millions", type=float, nargs="+", default=[1, 5, 20, 50])
     parser.add_argument("--engines", nargs="+", default=["local", "dask"])
     parser.add_argument("--timeout", type=float, default=3600.0, help="per stage, seconds")
-    parser.add_argument("--work", type=Path, default=None, help="scratch folder")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="scratch folder; its generated shops are kept and used again by later runs",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--keep",
@@ -230,10 +257,12 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="shoprec-scale-"))
     kept = kept_sizes(args.out, args.millions) if args.keep else []
-    measured = []
-    for millions in args.millions:
-        measured.append(run_size(millions, args.engines, work, args.timeout))
-        sizes = sorted(kept + measured, key=lambda s: s["millions"])
+    measured: list[dict] = []
+
+    def save(current: dict | None = None) -> dict:
+        sizes = sorted(
+            kept + measured + ([current] if current else []), key=lambda s: s["millions"]
+        )
         result = {
             "machine": machine_info(),
             "args": {"millions": args.millions, "engines": args.engines},
@@ -241,7 +270,22 @@ def main() -> None:
             "scaling": {e: scaling(sizes, e) for e in args.engines},
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")  # after every size
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        return result
+
+    for millions in args.millions:
+        measured.append(
+            run_size(
+                millions,
+                args.engines,
+                work,
+                args.timeout,
+                keep_input=args.work is not None,
+                save=save,
+            )
+        )
+        result = save()  # after every size
+    sizes = result["sizes"]
     largest = sizes[-1]
     result["summary"] = {
         "largest_millions": largest["millions"],
@@ -257,7 +301,8 @@ def main() -> None:
         and result["summary"]["largest_dask_peak_gib"] < GOAL_PEAK_GIB
     )
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    shutil.rmtree(work, ignore_errors=True)
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
 
     table = Table(title="Pipeline time and peak memory by size and engine")
     for column in ("events", "engine", "stage", "seconds", "peak RSS MiB"):

@@ -980,17 +980,30 @@ def scale_summary(results: Results) -> str:
         parts = [
             f"{fixed(s['from_millions'], 0)}M → {fixed(s['to_millions'], 0)}M events: time "
             f"×{fixed(s['time_ratio'], 2)} for events ×{fixed(s['events_ratio'], 2)} "
-            f"({fixed(s['time_over_events'], 2)}; goal ≤ 1.2: {_met(s['goal_met'])})"
+            f"({fixed(s['time_over_events'], 2)}; "
+            + (
+                f"goal ≤ 1.2: {_met(s['goal_met'])})"
+                if s.get("same_commit", True)
+                else "measured at different commits: not judged)"
+            )
             for s in steps
         ]
         if parts:
             lines.append(f"{engine}: " + "; ".join(parts) + ".")
     s = data.get("summary", {})
     if s:
-        lines.append(
+        line = (
             f"Largest size run: {fixed(s['largest_millions'], 0)}M events, peak "
-            f"{fixed(s['largest_dask_peak_gib'], 1)} GiB on the dask engine."
+            f"{fixed(s['largest_dask_peak_gib'], 1)} GiB on the dask engine"
         )
+        if not s.get("largest_completed_on_dask"):
+            line += " (it did not complete: see the table)"
+        if s["largest_millions"] >= s.get("goal_millions", float("inf")):
+            line += (
+                f"; the goal at {fixed(s['goal_millions'], 0)}M (completes on the dask engine "
+                f"with a peak under 16 GiB): {_met(s.get('peak_goal_met'))}"
+            )
+        lines.append(line + ".")
     return "\n".join(lines)
 
 

@@ -139,3 +139,34 @@ def test_rewrite_replaces_only_what_is_between_the_markers():
 def test_bad_markers_are_refused(text):
     with pytest.raises(ValueError):
         readme_tables.block_names(text)
+
+
+def _scale_step(frm, to, ratio, same):
+    return {
+        "from_millions": frm,
+        "to_millions": to,
+        "events_ratio": 2.5,
+        "time_ratio": 2.5 * ratio,
+        "time_over_events": ratio,
+        "same_commit": same,
+        "goal_met": ratio <= 1.2 if same else None,
+    }
+
+
+def test_scale_summary_judges_only_sizes_of_one_commit_and_the_goal_at_its_size():
+    summary = {
+        "largest_millions": 50,
+        "largest_completed_on_dask": False,
+        "largest_dask_peak_gib": 9.46,
+        "goal_millions": 50,
+        "peak_goal_met": False,
+    }
+    steps = [_scale_step(5, 20, 1.3, True), _scale_step(20, 50, 0.5, False)]
+    text = readme_tables.scale_summary({"scale": {"scaling": {"dask": steps}, "summary": summary}})
+    assert "(1.30; goal ≤ 1.2: **not met**)" in text
+    assert "(0.50; measured at different commits: not judged)" in text
+    assert "peak 9.5 GiB on the dask engine (it did not complete: see the table)" in text
+    assert "under 16 GiB): **not met**." in text
+    summary.update(largest_millions=20, largest_completed_on_dask=True)
+    text = readme_tables.scale_summary({"scale": {"scaling": {}, "summary": summary}})
+    assert text == "Largest size run: 20M events, peak 9.5 GiB on the dask engine."

@@ -96,13 +96,10 @@ def trim_memory() -> None:
     300 MB per 2M-event validation task, 2.3 GiB after six) though nothing is still held.
     Great Expectations' objects hold a checked frame in reference cycles, which only the
     cycle collector frees, so it runs first."""
-    gc.collect()
-    try:
-        import pyarrow
+    import pyarrow
 
-        pyarrow.default_memory_pool().release_unused()
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        pass
+    gc.collect()
+    pyarrow.default_memory_pool().release_unused()
     with contextlib.suppress(OSError, AttributeError):  # not glibc (macOS, musl): no trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 

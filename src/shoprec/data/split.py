@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from shoprec.errors import ConfigError, DataError
+from shoprec.ids import positions_in
 
 PARTS = ("train", "validation", "test")
 CUTS_FILE = "cuts.parquet"  # beside the parts: Cuts.to_frame of every user
@@ -110,10 +111,11 @@ class Cuts:
         return max(self.default_test, self.users["test_at"].max())
 
     def _at(self, column: str, default: pd.Timestamp, user_ids) -> pd.DatetimeIndex:
-        ids = np.asarray(user_ids, dtype=str)
         if self.is_global:
-            return pd.DatetimeIndex(np.full(len(ids), default.asm8)).tz_localize("UTC")
-        return pd.DatetimeIndex(self.users[column].reindex(ids).fillna(default))
+            return pd.DatetimeIndex(np.full(len(user_ids), default.asm8)).tz_localize("UTC")
+        rows = positions_in(self.users.index, user_ids)  # -1: a user with the latest cuts
+        own = pd.DatetimeIndex(self.users[column])
+        return own[np.where(rows >= 0, rows, 0)].where(rows >= 0, default).fillna(default)
 
     def validation_at(self, user_ids) -> pd.DatetimeIndex:
         """Each user's validation start (aligned with ``user_ids``)."""
@@ -123,19 +125,26 @@ class Cuts:
         """Each user's test start (aligned with ``user_ids``)."""
         return self._at("test_at", self.default_test, user_ids)
 
+    def _validation_of(self, events: pd.DataFrame) -> pd.Timestamp | pd.DatetimeIndex:
+        if self.is_global:  # one moment: no per-row copy of it
+            return self.default_validation
+        return self.validation_at(events["user_id"])
+
+    def _test_of(self, events: pd.DataFrame) -> pd.Timestamp | pd.DatetimeIndex:
+        return self.default_test if self.is_global else self.test_at(events["user_id"])
+
     def before_validation(self, events: pd.DataFrame) -> np.ndarray:
         """Which rows of ``events`` are earlier than their user's validation start."""
-        return (events["timestamp"] < self.validation_at(events["user_id"])).to_numpy(bool)
+        return (events["timestamp"] < self._validation_of(events)).to_numpy(bool)
 
     def before_test(self, events: pd.DataFrame) -> np.ndarray:
         """Which rows of ``events`` are earlier than their user's test start."""
-        return (events["timestamp"] < self.test_at(events["user_id"])).to_numpy(bool)
+        return (events["timestamp"] < self._test_of(events)).to_numpy(bool)
 
     def in_validation(self, events: pd.DataFrame) -> np.ndarray:
         """Which rows of ``events`` fall in their user's [validation start, test start)."""
         at = events["timestamp"]
-        start = self.validation_at(events["user_id"])
-        return ((at >= start) & (at < self.test_at(events["user_id"]))).to_numpy(bool)
+        return ((at >= self._validation_of(events)) & (at < self._test_of(events))).to_numpy(bool)
 
     def to_frame(self, user_ids) -> pd.DataFrame:
         """``user_id, validation_at, test_at`` of ``user_ids`` (the split writes every user)."""

@@ -49,8 +49,8 @@ def build_targets(
 ) -> TestTargets:
     """Turn test-period events into per-user target sets over the catalogue."""
     relevant = test_events[test_events["event_type"].isin(relevant_event_types)]
-    rows = history.user_positions(relevant["user_id"].to_numpy(dtype=str))
-    cols = history.item_positions(relevant["item_id"].to_numpy(dtype=str))
+    rows = history.user_positions(relevant["user_id"])
+    cols = history.item_positions(relevant["item_id"])
     known_user, known_item = rows >= 0, cols >= 0
     keep = known_user & known_item
     n_users, n_items = history.shape

@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shoprec.errors import DataError
+from shoprec.ids import positions_in
 
 
 @dataclass
@@ -42,13 +43,13 @@ class Interactions:
     def _item_index(self) -> pd.Index:
         return pd.Index(self.item_ids)
 
-    def user_positions(self, user_ids: np.ndarray | list[str]) -> np.ndarray:
+    def user_positions(self, user_ids: np.ndarray | list[str] | pd.Series) -> np.ndarray:
         """Row index of each user id, -1 for users not in this history."""
-        return self._user_index.get_indexer(pd.Index(np.asarray(user_ids, dtype=str)))
+        return positions_in(self._user_index, user_ids)
 
-    def item_positions(self, item_ids: np.ndarray | list[str]) -> np.ndarray:
+    def item_positions(self, item_ids: np.ndarray | list[str] | pd.Series) -> np.ndarray:
         """Column index of each item id, -1 for items not in the catalogue."""
-        return self._item_index.get_indexer(pd.Index(np.asarray(item_ids, dtype=str)))
+        return positions_in(self._item_index, item_ids)
 
     def item_user_counts(self) -> np.ndarray:
         """How many distinct users interacted with each item (popularity)."""

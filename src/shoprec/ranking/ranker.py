@@ -93,7 +93,7 @@ def train_ranker(
         params,
         fit_part,
         num_boost_round=num_boost_round,
-        evals=[(fit_part, "train"), (stop_part, "validation")],
+        evals=[(stop_part, "validation")],  # the stopping set only: the fit set's curve is unused
         early_stopping_rounds=early_stopping_rounds,
         evals_result=curve,
         verbose_eval=False,

@@ -168,8 +168,6 @@ def build_snapshot(
     catalogue = history.item_ids
     n_items, n_users = len(catalogue), history.shape[0]
     cut, row_cut = _per_row_cut(cut, n_users)
-    if row_cut is None:
-        events = events[events["timestamp"] < cut]
     table = items.drop_duplicates("item_id").set_index("item_id").reindex(catalogue)
     item_category, category_names = _codes(table["category"])
     top = table["category"].astype("string").fillna("").str.split("/", n=1).str[0]
@@ -183,24 +181,34 @@ def build_snapshot(
     else:
         available = np.ones(n_items, dtype=np.float32)
 
-    rows = history.user_positions(events["user_id"].to_numpy(dtype=str))
-    cols = history.item_positions(events["item_id"].to_numpy(dtype=str))
+    # the columns as integers (positions, event-type codes): no copy of the events frame
+    rows = history.user_positions(events["user_id"])
+    cols = history.item_positions(events["item_id"])
+    timestamp = events["timestamp"]
     keep = (rows >= 0) & (cols >= 0)
-    if row_cut is not None:  # each event before its own user's cut
+    if row_cut is None:
+        keep &= (timestamp < cut).to_numpy(bool)
+    else:  # each event before its own user's cut
         own = row_cut[np.where(keep, rows, 0)]
-        keep &= (events["timestamp"] < own).to_numpy(bool)
-    events = events[keep]
+        keep &= (timestamp < own).to_numpy(bool)
+    kinds, kind_names = pd.factorize(events["event_type"])
+    kind_names = np.asarray(kind_names, dtype=str)
+    timestamp, kinds = timestamp[keep], kinds[keep]
     rows, cols = rows[keep].astype(np.int64), cols[keep].astype(np.int64)
     cut_s = (cut - _EPOCH).total_seconds()
-    age_days = (cut - events["timestamp"]).dt.total_seconds().to_numpy() / _DAY
+    age_days = (cut - timestamp).dt.total_seconds().to_numpy() / _DAY
     if row_cut is None:
         user_age_days = age_days
     else:  # a user's ages from the user's own cut
         own = row_cut[rows]
-        user_age_days = (own - pd.DatetimeIndex(events["timestamp"])).total_seconds().to_numpy()
+        user_age_days = (own - pd.DatetimeIndex(timestamp)).total_seconds().to_numpy()
         user_age_days = user_age_days / _DAY
-    etype = events["event_type"].to_numpy(dtype=str)
-    weight = pd.Series(etype).map(event_weights).fillna(0.0).to_numpy(dtype=np.float64)
+    kind_weight = pd.Series(kind_names).map(event_weights).fillna(0.0).to_numpy(np.float64)
+    weight = np.append(kind_weight, 0.0)[kinds]  # a missing event type (code -1) weighs 0
+
+    def of_kind(name: str) -> np.ndarray:
+        found = np.flatnonzero(kind_names == name)
+        return kinds == (found[0] if len(found) else -2)
 
     windows = sorted(set(int(w) for w in windows_days))
     item_users = np.stack(
@@ -210,7 +218,7 @@ def build_snapshot(
         ]
         + [_distinct_count(cols, rows, n_items, n_users)]
     )
-    buying = (etype != "view") & (age_days <= windows[-1])
+    buying = ~of_kind("view") & (kinds >= 0) & (age_days <= windows[-1])
     item_buyers = _distinct_count(cols[buying], rows[buying], n_items, n_users)
     first = np.full(n_items, np.nan)
     last = np.full(n_items, np.nan)
@@ -280,9 +288,9 @@ def build_snapshot(
             cell_matrix(rows, item_brand[cols], weight, (n_users, len(brand_names)))
         ),
         user_category_days=cell_matrix(rows, item_category[cols], days_plus, shape_c, "min"),
-        user_item_views=count(etype == "view"),
-        user_item_carts=count(etype == "addtocart"),
-        user_item_purchases=count(etype == "purchase"),
+        user_item_views=count(of_kind("view")),
+        user_item_carts=count(of_kind("addtocart")),
+        user_item_purchases=count(of_kind("purchase")),
         user_item_days=cell_matrix(rows, cols, days_plus, (n_users, n_items), "min"),
         recent=cell_matrix(rows, cols, weight * decay, (n_users, n_items)),
     )

@@ -42,7 +42,7 @@ from shoprec.ranking.candidates import (
     mean_recall,
     per_user_recall,
 )
-from shoprec.ranking.covisitation import covisitation
+from shoprec.ranking.covisitation import covisitation, covisitation_of_keys, session_keys
 from shoprec.ranking.pair_features import feature_names, pair_features
 from shoprec.ranking.snapshot import build_snapshot, cell_matrix
 from shoprec.ranking.two_stage import TwoStageRecommender
@@ -75,11 +75,16 @@ def build_sources(
     item-to-item neighbourhoods (ItemKNN, co-visitation) are fitted as tasks on the workers
     while this process takes the snapshot: the same matrices, at once."""
     if isinstance(cut, pd.Timestamp):
-        events = events[events["timestamp"] < cut]
+        before = (events["timestamp"] < cut).to_numpy(bool)
+    elif len(cut) == 0:  # nobody has a cut: nothing is before it
+        before = np.zeros(len(events), dtype=bool)
     else:  # each event before its user's cut; users outside the history: the latest cut
-        own = pd.Series(pd.DatetimeIndex(cut), index=history.user_ids)
-        own = own.reindex(events["user_id"].to_numpy(dtype=str)).fillna(own.max())
-        events = events[(events["timestamp"] < pd.DatetimeIndex(own)).to_numpy(bool)]
+        cuts = pd.DatetimeIndex(cut)
+        rows = history.user_positions(events["user_id"])
+        own = cuts[np.where(rows >= 0, rows, 0)].where(rows >= 0, cuts.max())
+        before = (events["timestamp"] < own).to_numpy(bool)
+        del rows, own
+    events = _rows(events, before)  # the training events at T1 are already before it
     sizes = params.candidates.model_dump()
     if two_tower is None:
         sizes["two_tower"] = 0
@@ -108,15 +113,12 @@ def build_sources(
             on_workers["itemknn"] = client.submit(
                 _itemknn, client.scatter(history, hash=False), itemknn, pure=False
             )
-        if sizes["covisit"]:
-            columns = [c for c in COVISIT_COLUMNS if c in events.columns]
+        if sizes["covisit"]:  # the worker gets the events' integer keys, not their text
+            keys = client.scatter(session_keys(events, history.item_ids), hash=False)
             on_workers["covisit"] = client.submit(
-                covisitation,
-                client.scatter(events[columns], hash=False),
-                history.item_ids,
-                *covisit_args,
-                pure=False,
+                covisitation_of_keys, keys, len(history.item_ids), *covisit_args, pure=False
             )
+            del keys
     snapshot = build_snapshot(
         events,
         items,
@@ -146,8 +148,20 @@ def build_sources(
     return sources
 
 
-# what co-visitation reads of the events (sessions: a user's run of events, or session_id)
-COVISIT_COLUMNS = ("user_id", "item_id", "timestamp", "session_id")
+def _rows(events: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``events[keep]``, without copying tens of millions of rows when all are kept."""
+    return events if keep.all() else events[keep]
+
+
+# what the sources and the snapshot read of the events (session_id: where the data has it)
+SOURCE_COLUMNS = ("user_id", "item_id", "event_type", "timestamp", "session_id")
+
+
+def _source_events(*frames: pd.DataFrame) -> pd.DataFrame:
+    """The frames one after another, only the columns the sources read (a copy of 5 of the
+    events' columns rather than all of them)."""
+    columns = [c for c in SOURCE_COLUMNS if c in frames[0].columns]
+    return pd.concat([f[columns] for f in frames], ignore_index=True)
 
 
 def _itemknn(history: Interactions, params: ItemKNNParams) -> sp.csr_matrix:
@@ -164,8 +178,8 @@ def graded_labels(
 
     Pairs in ``exclude`` (items the user already had, when repeats do not count) get 0.
     """
-    rows = history.user_positions(events["user_id"].to_numpy(dtype=str))
-    cols = history.item_positions(events["item_id"].to_numpy(dtype=str))
+    rows = history.user_positions(events["user_id"])
+    cols = history.item_positions(events["item_id"])
     grade = events["event_type"].map(grades).fillna(0).to_numpy(dtype=np.float32)
     keep = (rows >= 0) & (cols >= 0) & (grade > 0)
     labels = cell_matrix(rows[keep], cols[keep], grade[keep], history.shape, "max")
@@ -362,8 +376,8 @@ def fit_two_stage(
     relevant_event_types = inputs.targets.relevant_event_types
     repeat_purchases = inputs.targets.repeat_purchases
     train, validation = inputs.train, inputs.validation
-    train = train[cuts.before_validation(train)]
-    validation = validation[cuts.in_validation(validation)]
+    train = _rows(train, cuts.before_validation(train))
+    validation = _rows(validation, cuts.in_validation(validation))
     if cuts.is_global:
         t1, t2 = cuts.validation_start, cuts.test_start
     else:
@@ -432,14 +446,18 @@ def fit_two_stage(
     )
     if client is None:
         booster, fit_report = ranker.train_ranker(x[keep], y[keep], qid[keep], *train_args)
+        del x, y, qid, keep
     else:
         from shoprec.ranking.dask_ranker import train_ranker_dask
 
         booster, fit_report = train_ranker_dask(client, parts, *train_args)
         del parts  # the pairs leave the workers
+    cold_source, cold_recall = pick_cold_source(at_t1, users, relevant, exclude_seen)
+    active = at_t1.active
+    del at_t1, labels, relevant  # the sources at T1 are done with before T2's are built
     at_t2 = build_sources(
         before_test,
-        pd.concat([train, validation], ignore_index=True),
+        _source_events(train, validation),
         items,
         t2,
         *args,
@@ -447,7 +465,6 @@ def fit_two_stage(
         sequential_at_test,
         client,
     )
-    cold_source, cold_recall = pick_cold_source(at_t1, users, relevant, exclude_seen)
     model = TwoStageRecommender.from_parts(
         at_t2,
         booster,
@@ -456,7 +473,7 @@ def fit_two_stage(
     )
     report = {
         "ranker_window": _window(cuts),
-        "active_sources": at_t1.active,
+        "active_sources": active,
         "cold_items": {
             "source": cold_source if params.cold_items_at_source_rank else None,
             f"validation_recall@{COLD_K}": cold_recall,

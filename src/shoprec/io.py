@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from shoprec.errors import DataError
@@ -52,11 +53,17 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
     return replace_atomically(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
 
 
-def read_parquet(path: str | Path) -> pd.DataFrame:
+def read_parquet(
+    path: str | Path, columns: list[str] | tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """The table at ``path``; with ``columns``, only those of them the file has."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: not found (run the stage that writes it first)")
-    return pd.read_parquet(path)
+    if columns is not None:
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    return pd.read_parquet(path, columns=columns)
 
 
 def _finite(value: Any) -> Any:

@@ -23,7 +23,7 @@ from shoprec.stages import without_keys
 from shoprec.stages.disabled import clear_disabled, skip_disabled
 from shoprec.training.inputs import TrainingInputs
 from shoprec.training.model_table import load_model
-from shoprec.training.two_stage import fit_two_stage
+from shoprec.training.two_stage import SOURCE_COLUMNS, fit_two_stage
 
 log = logging.getLogger(__name__)
 REPORT = layout.REPORTS / "ranker.json"
@@ -49,7 +49,7 @@ def run(params: Params) -> dict:
     elif p.candidates.sequential > 0:
         sequential_at_test = load_model(layout.SEQUENTIAL)
         sequential_at_validation = load_model(layout.SEQUENTIAL_AT_VALIDATION)
-    inputs = TrainingInputs.from_project(params)
+    inputs = TrainingInputs.from_project(params, columns=SOURCE_COLUMNS)
     with dask_client(params.compute) as client:
         model, report = fit_two_stage(
             inputs,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from shoprec.compute import trim_memory
 from shoprec.config import EASEParams, ItemKNNParams, TwoStageParams
 from shoprec.data.split import Cuts
 from shoprec.errors import DataError
@@ -109,6 +110,7 @@ def build_sources(
     covisit_args = (params.session_gap_minutes, params.covisit_neighbors, params.covisit_shrinkage)
     on_workers = {}
     if client is not None:
+        client.run(trim_memory)  # what earlier tasks (the ranker's pairs, its fit) freed
         if sizes["itemknn"]:
             on_workers["itemknn"] = client.submit(
                 _itemknn, client.scatter(history, hash=False), itemknn, pure=False
@@ -139,6 +141,8 @@ def build_sources(
         sources.covisit = on_workers.pop("covisit").result()
     elif sizes["covisit"]:
         sources.covisit = covisitation(events, history.item_ids, *covisit_args)
+    if client is not None:
+        client.run(trim_memory)
     if sizes["two_tower"]:
         sources.user_vectors = two_tower.user_embeddings
         sources.item_vectors = two_tower.item_embeddings
